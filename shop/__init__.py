@@ -1,0 +1,1 @@
+"""A web shop for German and EU merchants."""

@@ -1,0 +1,146 @@
+"""The catalogue: categories (two levels), products, their images and price history."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from peewee import (
+    BooleanField,
+    CharField,
+    Check,
+    DateTimeField,
+    DecimalField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+    fn,
+)
+
+from shop.db import BaseModel, now
+
+VAT_RATES = (19, 7)
+CONTENT_UNITS = ("g", "kg", "ml", "l", "m")
+# The unit a German unit price is quoted in (PAngV §4), and how many content
+# units make one of it.
+BASE_UNITS = {"g": ("kg", 1000), "kg": ("kg", 1), "ml": ("l", 1000), "l": ("l", 1), "m": ("m", 1)}
+
+
+class Category(BaseModel):
+    slug = CharField(unique=True)
+    name = CharField()
+    parent = ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
+    position = IntegerField(default=0)
+    description = TextField(default="")
+
+    class Meta:
+        indexes = ((("parent", "position"), False),)
+
+    @classmethod
+    def tree(cls) -> list[Category]:
+        """All categories in display order: each top level followed by its children."""
+        rows = list(cls.select().order_by(cls.position, cls.name))
+        children: dict[int | None, list[Category]] = {}
+        for row in rows:
+            children.setdefault(row.parent_id, []).append(row)
+        ordered = []
+        for top in children.get(None, []):
+            top.subcategories = children.get(top.id, [])
+            ordered.append(top)
+            ordered.extend(top.subcategories)
+        return ordered
+
+
+class Product(BaseModel):
+    sku = CharField(unique=True)
+    slug = CharField(unique=True)
+    name = CharField()
+    description = TextField(default="")
+    category = ForeignKeyField(Category, backref="products", on_delete="RESTRICT")
+    price_cents = IntegerField(constraints=[Check("price_cents >= 0")])
+    vat_rate = IntegerField(default=19, constraints=[Check("vat_rate IN (19, 7)")])
+    stock = IntegerField(default=0, constraints=[Check("stock >= 0")])
+    active = BooleanField(default=True)
+    featured = BooleanField(default=False)
+    image = CharField(default="")
+    content_quantity = DecimalField(max_digits=12, decimal_places=3, null=True)
+    content_unit = CharField(null=True)
+    manufacturer = TextField(default="")
+    responsible_person = TextField(default="")
+    product_identifier = CharField(default="")
+    warnings = TextField(default="")
+    created_at = DateTimeField(default=now)
+    updated_at = DateTimeField(default=now)
+
+    class Meta:
+        indexes = (
+            (("active", "category", "price_cents"), False),
+            (("active", "featured", "created_at"), False),
+            (("active", "created_at"), False),
+            (("active", "price_cents"), False),
+            (("active", "name"), False),
+        )
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock > 0
+
+    @property
+    def unit_price(self) -> tuple[int, str] | None:
+        """The price per kg, l or m in cents, and that unit, where a content is set."""
+        if not self.content_quantity or self.content_unit not in BASE_UNITS:
+            return None
+        base_unit, per_base = BASE_UNITS[self.content_unit]
+        cents = Decimal(self.price_cents) * per_base / Decimal(self.content_quantity)
+        return int(cents.quantize(Decimal(1))), base_unit
+
+    def save(self, *args, **kwargs):
+        """Saving a new price also records it in the price history (PAngV §11)."""
+        price_changed = self.id is None or Product.price_cents in self.dirty_fields
+        self.updated_at = now()
+        result = super().save(*args, **kwargs)
+        if price_changed:
+            PriceChange.create(product=self, price_cents=self.price_cents, changed_at=self.updated_at)
+        return result
+
+    @classmethod
+    def visible(cls):
+        return cls.select(cls, Category).join(Category).where(cls.active == True)  # noqa: E712
+
+    def lowest_price_since(self, days: int = 30) -> int:
+        """The lowest price of the last `days` days, as PAngV §11 asks next to a reduction."""
+        since = now() - dt.timedelta(days=days)
+        lowest = (
+            PriceChange.select(fn.MIN(PriceChange.price_cents))
+            .where((PriceChange.product == self) & (PriceChange.changed_at >= since))
+            .scalar()
+        )
+        before = (
+            PriceChange.select(PriceChange.price_cents)
+            .where((PriceChange.product == self) & (PriceChange.changed_at < since))
+            .order_by(PriceChange.changed_at.desc())
+            .limit(1)
+            .scalar()
+        )
+        candidates = [p for p in (lowest, before, self.price_cents) if p is not None]
+        return min(candidates)
+
+
+class ProductImage(BaseModel):
+    """Further pictures of a product; the first one is also `Product.image`."""
+
+    product = ForeignKeyField(Product, backref="images", on_delete="CASCADE")
+    filename = CharField()
+    alt = CharField(default="")
+    position = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("product", "position"), False),)
+
+
+class PriceChange(BaseModel):
+    product = ForeignKeyField(Product, backref="price_changes", on_delete="CASCADE")
+    price_cents = IntegerField()
+    changed_at = DateTimeField(default=now)
+
+    class Meta:
+        indexes = ((("product", "changed_at"), False),)

@@ -1,0 +1,180 @@
+"""What the catalogue pages show, each in a small, fixed number of queries."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from peewee import fn
+
+from .models import Category, Product, ProductImage
+from .search import matching, terms
+
+HOME_SHELF_SIZE = 8
+RELATED_SIZE = 4
+
+
+@dataclass
+class HomePage:
+    categories: list[Category]
+    featured: list[Product]
+    newest: list[Product]
+
+
+@dataclass
+class ProductPage:
+    product: Product
+    categories: list[Category]
+    breadcrumb: list[Category]
+    images: list[ProductImage]
+    related: list[Product]
+
+
+@dataclass
+class Listing:
+    """One page of the catalogue for a set of filters, with counts per category."""
+
+    filters: dict
+    categories: list[Category]
+    category: Category | None
+    products: list[Product]
+    total: int
+    page: int
+    pages: int
+    counts: dict[int, int] = field(default_factory=dict)
+
+    def query(self, **changes) -> dict:
+        """URL query parameters for these filters with some changed (e.g. `page=2`)."""
+        f = {**self.filters, **changes}
+        return {
+            "q": f["q"],
+            "category": f["category"],
+            "min_price": _euros(f["min_price"]),
+            "max_price": _euros(f["max_price"]),
+            "in_stock": "1" if f["in_stock"] else "",
+            "sort": "" if f["sort"] == "relevance" else f["sort"],
+            "page": "" if f["page"] == 1 else f["page"],
+        }
+
+    def page_numbers(self, around: int = 2) -> list[int | None]:
+        """Page links to show: first, last and a window around the current; None is a gap."""
+        shown = {1, self.pages, *range(self.page - around, self.page + around + 1)}
+        numbers: list[int | None] = []
+        for n in sorted(p for p in shown if 1 <= p <= self.pages):
+            if numbers and n - numbers[-1] > 1:
+                numbers.append(None)
+            numbers.append(n)
+        return numbers
+
+
+class CategoryNotFound(LookupError):
+    pass
+
+
+class PageNotFound(LookupError):
+    pass
+
+
+def home_page() -> HomePage:
+    visible = Product.visible()
+    featured = visible.where(Product.featured == True)  # noqa: E712
+    return HomePage(
+        categories=Category.tree(),
+        featured=list(featured.order_by(Product.created_at.desc()).limit(HOME_SHELF_SIZE)),
+        newest=list(visible.order_by(Product.created_at.desc(), Product.id.desc()).limit(HOME_SHELF_SIZE)),
+    )
+
+
+def product_page(slug: str) -> ProductPage | None:
+    product = Product.visible().where(Product.slug == slug).get_or_none()
+    if product is None:
+        return None
+    categories = Category.tree()
+    by_id = {c.id: c for c in categories}
+    breadcrumb = [product.category]
+    if product.category.parent_id:
+        breadcrumb.insert(0, by_id[product.category.parent_id])
+    related = (
+        Product.visible()
+        .where((Product.category == product.category_id) & (Product.id != product.id))
+        .order_by(Product.featured.desc(), Product.created_at.desc())
+        .limit(RELATED_SIZE)
+    )
+    images = ProductImage.select().where(ProductImage.product == product).order_by(ProductImage.position)
+    return ProductPage(product, categories, breadcrumb, list(images), list(related))
+
+
+def listing(filters: dict, page_size: int) -> Listing:
+    categories = Category.tree()
+    category = None
+    if filters["category"]:
+        category = next((c for c in categories if c.slug == filters["category"]), None)
+        if category is None:
+            raise CategoryNotFound(filters["category"])
+
+    query = Product.select().where(Product.active == True)  # noqa: E712
+    words = terms(filters["q"])
+    rank = None
+    if words:
+        query, rank = matching(query, words)
+    if filters["min_price"] is not None:
+        query = query.where(Product.price_cents >= filters["min_price"])
+    if filters["max_price"] is not None:
+        query = query.where(Product.price_cents <= filters["max_price"])
+    if filters["in_stock"]:
+        query = query.where(Product.stock > 0)
+
+    counts = _counts_per_category(query, categories)
+    if category is None:
+        total = sum(counts[c.id] for c in categories if c.parent_id is None)
+    else:
+        total = counts[category.id]
+        ids = [category.id] + [c.id for c in getattr(category, "subcategories", [])]
+        query = query.where(Product.category.in_(ids))
+
+    pages = max(1, math.ceil(total / page_size))
+    page = filters["page"]
+    if page > pages:
+        raise PageNotFound(page)
+    products = (
+        query.select_extend(Category)
+        .join_from(Product, Category)
+        .order_by(*_ordering(filters["sort"], rank))
+        .paginate(page, page_size)
+    )
+    return Listing(filters, categories, category, list(products), total, page, pages, counts)
+
+
+def _euros(cents: int | None) -> str:
+    if cents is None:
+        return ""
+    return f"{cents // 100}" if cents % 100 == 0 else f"{cents // 100}.{cents % 100:02d}"
+
+
+def _counts_per_category(query, categories: list[Category]) -> dict[int, int]:
+    """Matches per category; a top-level category also counts its subcategories'."""
+    rows = (
+        query.select(Product.category, fn.COUNT(Product.id))
+        .group_by(Product.category)
+        .tuples()
+    )
+    counts = {c.id: 0 for c in categories}
+    parents = {c.id: c.parent_id for c in categories}
+    for category_id, count in rows:
+        counts[category_id] += count
+        if parents[category_id]:
+            counts[parents[category_id]] += count
+    return counts
+
+
+def _ordering(sort: str, rank) -> list:
+    if sort == "price_asc":
+        return [Product.price_cents.asc(), Product.id.asc()]
+    if sort == "price_desc":
+        return [Product.price_cents.desc(), Product.id.desc()]
+    if sort == "newest":
+        return [Product.created_at.desc(), Product.id.desc()]
+    if sort == "name":
+        return [Product.name.asc(), Product.id.asc()]
+    if rank is not None:
+        return [rank, Product.id.asc()]
+    return [Product.featured.desc(), Product.created_at.desc(), Product.id.desc()]

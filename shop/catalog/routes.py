@@ -1,0 +1,51 @@
+"""Catalogue pages: home, the product listing with search and filters, the product page."""
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.routing import Route
+
+from shop.db import run_db
+from shop.web import render
+
+from . import queries
+from .forms import FilterForm
+
+
+async def home(request: Request):
+    page = await run_db(queries.home_page)
+    return render(request, "catalog/home.html", {"page": page})
+
+
+async def product_list(request: Request):
+    form = FilterForm(request.query_params)
+    form.validate()
+    filters = form.cleaned()
+    page_size = request.app.state.settings.page_size
+    try:
+        listing = await run_db(queries.listing, filters, page_size)
+    except queries.CategoryNotFound:
+        raise HTTPException(404, "No such category.")
+    except queries.PageNotFound:
+        raise HTTPException(404, "No such page.")
+    return render(
+        request,
+        "catalog/list.html",
+        {"form": form, "listing": listing},
+        fragment="fragments/catalog/results.html",
+        status_code=400 if form.errors else 200,
+    )
+
+
+async def product_detail(request: Request):
+    page = await run_db(queries.product_page, request.path_params["slug"])
+    if page is None:
+        raise HTTPException(404, "No such product.")
+    return render(request, "catalog/product.html", {"page": page})
+
+
+routes = [
+    Route("/", home, name="catalog:home"),
+    Route("/products", product_list, name="catalog:product_list"),
+    Route("/products/{slug}", product_detail, name="catalog:product_detail"),
+]

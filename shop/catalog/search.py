@@ -1,0 +1,119 @@
+"""Full-text search over the catalogue.
+
+SQLite uses an FTS5 table ranked by bm25; PostgreSQL a tsvector with the German
+configuration ranked by ts_rank. Both index text folded by `fold()`, so
+"Müsli", "Muesli" and "musli" all become "musli", at index and at query time.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable
+
+from peewee import SQL, ForeignKeyField, TextField
+from playhouse.sqlite_ext import FTS5Model, RowIDField, SearchField
+
+from shop.db import BaseModel, db, is_postgres
+
+from .models import Category, Product
+
+MAX_TERMS = 8
+MAX_TERM_LENGTH = 40
+_WORD = re.compile(r"\w+")
+_DIGRAPHS = (("ae", "a"), ("oe", "o"), ("ue", "u"))
+
+
+def fold(text: str) -> str:
+    """Lowercase, strip diacritics and fold German umlaut spellings together."""
+    text = text.lower().replace("ß", "ss")
+    text = "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+    )
+    for digraph, letter in _DIGRAPHS:
+        text = text.replace(digraph, letter)
+    return text
+
+
+def terms(query: str) -> list[str]:
+    """The search words of a query, folded; at most MAX_TERMS of them."""
+    return [t[:MAX_TERM_LENGTH] for t in _WORD.findall(fold(query))][:MAX_TERMS]
+
+
+class SqliteProductSearch(FTS5Model):
+    rowid = RowIDField()
+    name = SearchField()
+    body = SearchField()
+
+    class Meta:
+        database = db
+        table_name = "product_search"
+        options = {"tokenize": "unicode61 remove_diacritics 2", "prefix": "2 3"}
+
+
+class PgProductSearch(BaseModel):
+    product = ForeignKeyField(Product, primary_key=True, on_delete="CASCADE")
+    document = TextField()  # a tsvector; created as such by the migration
+
+    class Meta:
+        table_name = "product_search"
+
+
+def _documents(products: Iterable[Product]) -> list[tuple[int, str, str]]:
+    categories = {c.id: c for c in Category.select()}
+    rows = []
+    for p in products:
+        category = categories[p.category_id]
+        parent = categories.get(category.parent_id)
+        body = " ".join(
+            filter(None, [p.description, category.name, parent and parent.name, p.sku,
+                          p.product_identifier, p.manufacturer.split(",")[0]])
+        )
+        rows.append((p.id, fold(p.name), fold(body)))
+    return rows
+
+
+def index_products(products: Iterable[Product]) -> None:
+    """(Re)index these products; call inside the transaction that saved them."""
+    rows = _documents(products)
+    if not rows:
+        return
+    ids = [r[0] for r in rows]
+    if is_postgres():
+        for chunk in _chunks(rows, 500):
+            values = ", ".join(["(%s, setweight(to_tsvector('german', %s), 'A') || "
+                                "setweight(to_tsvector('german', %s), 'B'))"] * len(chunk))
+            params = [v for row in chunk for v in row]
+            db.execute_sql(
+                f"INSERT INTO product_search (product_id, document) VALUES {values} "
+                "ON CONFLICT (product_id) DO UPDATE SET document = EXCLUDED.document",
+                params,
+            )
+    else:
+        for chunk in _chunks(ids, 500):
+            SqliteProductSearch.delete().where(SqliteProductSearch.rowid.in_(chunk)).execute()
+        for chunk in _chunks(rows, 300):
+            SqliteProductSearch.insert_many(
+                chunk, fields=[SqliteProductSearch.rowid, SqliteProductSearch.name,
+                               SqliteProductSearch.body]
+            ).execute()
+
+
+def matching(query, words: list[str]):
+    """Restrict a Product query to the words; returns (query, rank ordering)."""
+    if is_postgres():
+        tsquery = " & ".join(f"'{w}':*" for w in words)
+        query = query.join(
+            PgProductSearch, on=(PgProductSearch.product == Product.id)
+        ).where(SQL("product_search.document @@ to_tsquery('german', %s)", [tsquery]))
+        rank = SQL("ts_rank(product_search.document, to_tsquery('german', %s))", [tsquery])
+        return query, rank.desc()
+    match = " ".join(f'"{w}"*' for w in words)
+    query = query.join(
+        SqliteProductSearch, on=(SqliteProductSearch.rowid == Product.id)
+    ).where(SqliteProductSearch.match(match))
+    return query, SqliteProductSearch.bm25(10.0, 1.0).asc()
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

@@ -1,0 +1,124 @@
+"""`python -m shop COMMAND` (also installed as `shop`)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from shop.config import DATA_DIR, Settings
+
+DEMO_CSV_DIR = DATA_DIR / "csv"
+DEMO_DATABASE = DATA_DIR / "demo.sqlite3"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="shop", description="Run and manage the shop.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate, then serve the shop with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true",
+                       help="serve a fresh database holding the demo catalogue")
+
+    commands.add_parser("migrate", help="apply pending database migrations")
+
+    import_csv = commands.add_parser("import-csv", help="import a categories or products CSV file")
+    import_csv.add_argument("file", type=Path)
+
+    args = parser.parse_args(argv)
+    return {"serve": cmd_serve, "migrate": cmd_migrate, "import-csv": cmd_import_csv}[
+        args.command
+    ](args)
+
+
+def _settings() -> Settings:
+    return Settings.from_environ(Path.cwd() / ".env")
+
+
+def cmd_migrate(args) -> int:
+    from shop.db import connect, migrate
+
+    connect(_settings().database_url)
+    applied = migrate()
+    print(f"Applied {len(applied)} migration(s)." + (f" ({', '.join(applied)})" if applied else ""))
+    return 0
+
+
+def cmd_import_csv(args) -> int:
+    from shop.catalog.importer import ImportFailed, import_csv
+    from shop.db import connect, migrate, with_connection
+
+    settings = _settings()
+    connect(settings.database_url)
+    migrate()
+    try:
+        result = with_connection(import_csv, args.file, settings.media_dir, _print_progress)
+    except FileNotFoundError:
+        print(f"No such file: {args.file}", file=sys.stderr)
+        return 2
+    except ImportFailed as failure:
+        print(f"\nNothing was imported; {len(failure.errors)} problem(s):", file=sys.stderr)
+        for error in failure.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    print(f"\n{result.kind}: {result.created} created, {result.updated} updated, "
+          f"{result.unchanged} unchanged.")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    if args.demo:
+        os.environ.setdefault("DEBUG", "1")
+        os.environ.setdefault("DATABASE_URL", f"sqlite:///{DEMO_DATABASE}")
+    settings = _settings()
+    from shop.db import connect, migrate
+
+    if args.demo:
+        build_demo(settings)
+    else:
+        connect(settings.database_url)
+        migrate()
+    print(f"Serving the shop at http://{args.host}:{args.port}", flush=True)
+    uvicorn.run(
+        "shop.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        log_level="warning",
+    )
+    return 0
+
+
+def build_demo(settings: Settings) -> None:
+    """A fresh database holding the demo catalogue (SQLite: the file is recreated)."""
+    from shop.catalog.importer import import_csv
+    from shop.catalog.models import Product
+    from shop.db import connect, is_sqlite, migrate, with_connection
+
+    url = settings.database_url
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    connect(url)
+    migrate()
+    if not is_sqlite() and with_connection(Product.select().exists):
+        raise SystemExit("The database already holds products; --demo needs an empty one.")
+    for name in ("categories.csv", "products.csv"):
+        with_connection(import_csv, DEMO_CSV_DIR / name, settings.media_dir, _print_progress)
+    print(file=sys.stderr)
+
+
+def _print_progress(stage: str, done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        print(f"\r{stage}: {done}/{total}", end="", file=sys.stderr, flush=True)
+    else:
+        print(f"{stage}: {done}/{total}", file=sys.stderr, flush=True)

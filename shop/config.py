@@ -1,0 +1,89 @@
+"""Settings, read once from the environment (or an `.env` file)."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+
+
+@dataclass(frozen=True)
+class Merchant:
+    """Who sells: shown in the footer now, in the legal texts later."""
+
+    name: str = "Kiezkaufhaus GmbH"
+    email: str = "hallo@kiezkaufhaus.example"
+
+
+@dataclass(frozen=True)
+class Shipping:
+    """Flat shipping rates per zone, in cents; free above a threshold."""
+
+    germany_cents: int = 490
+    eu_cents: int = 1290
+    free_from_cents: int = 5000
+    delivery_days: str = "2–4"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    debug: bool = False
+    base_url: str = "http://127.0.0.1:8000"
+    media_dir: Path = DATA_DIR / "media"
+    page_size: int = 24
+    session_max_age: int = 14 * 24 * 3600
+    csrf_time_limit: int = 4 * 3600
+    merchant: Merchant = field(default_factory=Merchant)
+    shipping: Shipping = field(default_factory=Shipping)
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @classmethod
+    def from_environ(cls, env_file: str | Path | None = None, **overrides) -> Settings:
+        config = Config(env_file if env_file and Path(env_file).exists() else None)
+        debug = config("DEBUG", cast=bool, default=False)
+        values = dict(
+            database_url=config("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'shop.sqlite3'}"),
+            secret_key=config("SECRET_KEY", default=""),
+            debug=debug,
+            base_url=config("BASE_URL", default="http://127.0.0.1:8000").rstrip("/"),
+            media_dir=Path(config("MEDIA_DIR", default=str(DATA_DIR / "media"))),
+            merchant=Merchant(
+                name=config("MERCHANT_NAME", default=Merchant.name),
+                email=config("MERCHANT_EMAIL", default=Merchant.email),
+            ),
+            shipping=Shipping(
+                germany_cents=config("SHIPPING_DE_CENTS", cast=int, default=Shipping.germany_cents),
+                eu_cents=config("SHIPPING_EU_CENTS", cast=int, default=Shipping.eu_cents),
+                free_from_cents=config(
+                    "FREE_SHIPPING_FROM_CENTS", cast=int, default=Shipping.free_from_cents
+                ),
+            ),
+        )
+        values.update(overrides)
+        if not values["secret_key"]:
+            if not values["debug"]:
+                raise RuntimeError(
+                    "SECRET_KEY must be set (or run with DEBUG=1 for a local, generated key)."
+                )
+            values["secret_key"] = local_secret_key()
+        return cls(**values)
+
+
+def local_secret_key(path: Path = DATA_DIR / "secret_key") -> str:
+    """A random key kept in `data/` so local sessions survive restarts."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

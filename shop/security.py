@@ -1,0 +1,157 @@
+"""Security headers, the session's absolute lifetime, and CSRF checks on every unsafe request."""
+from __future__ import annotations
+
+import functools
+import time
+from urllib.parse import urlsplit
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette_wtf.util import generate_csrf, validate_csrf
+from wtforms import ValidationError
+
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "manifest-src 'self'",
+])
+
+
+class SecurityHeadersMiddleware:
+    """Adds the headers Mozilla's HTTP Observatory asks for to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        https = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+                headers["Cross-Origin-Opener-Policy"] = "same-origin"
+                headers["Cross-Origin-Resource-Policy"] = "same-origin"
+                headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+                if https:
+                    headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class SessionLifetimeMiddleware:
+    """Ends a session a fixed time after it began, however active it was.
+
+    Starlette's session cookie is re-signed on every response, so its own
+    max_age only limits idle time. Sits inside SessionMiddleware.
+    """
+
+    def __init__(self, app: ASGIApp, max_age: int) -> None:
+        self.app = app
+        self.max_age = max_age
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or "session" not in scope:
+            await self.app(scope, receive, send)
+            return
+        session = scope["session"]
+        born = session.get("born")
+        if not isinstance(born, (int, float)) or time.time() - born > self.max_age:
+            session.clear()
+
+        async def stamp(message: Message) -> None:
+            if message["type"] == "http.response.start" and session and "born" not in session:
+                session["born"] = int(time.time())
+            await send(message)
+
+        await self.app(scope, receive, stamp)
+
+
+class CsrfFailure(Exception):
+    """A state-changing request without a valid token; `retryable` if it only expired."""
+
+    def __init__(self, reason: str, retryable: bool):
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+def csrf_token(request: Request) -> str:
+    return generate_csrf(request, secret_key=_secret(request), field_name=CSRF_FIELD)
+
+
+async def check_csrf(request: Request) -> None:
+    token = request.headers.get("x-csrf-token")
+    if not token:
+        form = await request.form()
+        token = form.get(CSRF_FIELD)
+    if not isinstance(token, str):
+        raise CsrfFailure("The CSRF token is missing.", retryable=False)
+    try:
+        validate_csrf(
+            request,
+            token,
+            secret_key=_secret(request),
+            field_name=CSRF_FIELD,
+            time_limit=request.app.state.settings.csrf_time_limit,
+        )
+    except ValidationError as error:
+        reason = str(error.args[0])
+        # An old page (expired token) or an expired session: the shopper did
+        # nothing wrong and may send the form again.
+        retryable = "expired" in reason or "session token is missing" in reason
+        raise CsrfFailure(reason, retryable) from None
+    request.state.csrf_valid = True
+
+
+def csrf_protected(endpoint):
+    @functools.wraps(endpoint)
+    async def checked(request: Request):
+        if request.method not in SAFE_METHODS:
+            await check_csrf(request)
+        return await endpoint(request)
+
+    return checked
+
+
+def protect_routes(routes: list[BaseRoute], exempt: set[str] = frozenset()) -> list[BaseRoute]:
+    """Wrap every route that accepts an unsafe method in the CSRF check, unless exempt by name."""
+    protected = []
+    for route in routes:
+        if isinstance(route, Route) and route.name not in exempt and set(route.methods or ()) - SAFE_METHODS:
+            route = Route(route.path, csrf_protected(route.endpoint), methods=list(route.methods),
+                          name=route.name)
+        protected.append(route)
+    return protected
+
+
+def safe_next(target: object, default: str = "/") -> str:
+    """A redirect target inside this shop, or `default`: refuses other hosts and schemes."""
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if any(c in target for c in "\\\r\n\t") or urlsplit(target).netloc:
+        return default
+    return target
+
+
+def _secret(request: Request) -> str:
+    return request.app.state.settings.secret_key

@@ -1,0 +1,27 @@
+"""The light/dark switch: a plain form that stores the choice in a cookie."""
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from shop.security import safe_next
+from shop.web import THEMES, see_other
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+async def set_theme(request: Request):
+    form = await request.form()
+    theme = form.get("theme")
+    response = see_other(safe_next(form.get("next")))
+    if theme in THEMES:
+        response.set_cookie(
+            "theme", theme, max_age=ONE_YEAR, httponly=True, samesite="lax",
+            secure=request.app.state.settings.https,
+        )
+    return response
+
+
+routes = [
+    Route("/theme", set_theme, methods=["POST"], name="theme:set"),
+]

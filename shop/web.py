@@ -1,0 +1,127 @@
+"""Rendering: the Jinja environment and the one helper that picks page or fragment."""
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from shop import i18n
+from shop.config import ROOT
+from shop.security import csrf_token
+
+STATIC_DIR = ROOT / "static"
+THEMES = ("auto", "light", "dark")
+
+env = jinja2.Environment(
+    loader=jinja2.ChoiceLoader([
+        jinja2.FileSystemLoader(ROOT / "templates"),
+        jinja2.PrefixLoader({"fragments": jinja2.FileSystemLoader(ROOT / "fragments")}),
+    ]),
+    autoescape=True,
+    extensions=["jinja2.ext.i18n"],
+    trim_blocks=True,
+    lstrip_blocks=True,
+    auto_reload=False,
+)
+env.install_gettext_callables(
+    lambda message: i18n.translations(i18n.get_locale()).gettext(message),
+    lambda singular, plural, n: i18n.translations(i18n.get_locale()).ngettext(singular, plural, n),
+    newstyle=True,
+)
+env.filters["money"] = i18n.format_money
+env.filters["number"] = i18n.format_number
+env.filters["date"] = i18n.format_date
+env.globals["csrf_token"] = csrf_token
+
+
+def is_htmx(request: Request) -> bool:
+    """An htmx request that wants a fragment (not a boosted link or a history restore)."""
+    headers = request.headers
+    return (
+        headers.get("hx-request") == "true"
+        and headers.get("hx-boosted") != "true"
+        and headers.get("hx-history-restore-request") != "true"
+    )
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict | None = None,
+    *,
+    fragment: str | None = None,
+    status_code: int = 200,
+    headers: dict | None = None,
+) -> HTMLResponse:
+    """The full page, or only `fragment` when htmx asked for it."""
+    as_fragment = bool(fragment) and is_htmx(request)
+    html = env.get_template(fragment if as_fragment else template).render(
+        {**base_context(request), "as_fragment": as_fragment, **(context or {})}
+    )
+    response = HTMLResponse(html, status_code=status_code, headers=headers)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def base_context(request: Request) -> dict:
+    return {
+        "request": request,
+        "settings": request.app.state.settings,
+        "theme": theme_of(request),
+        "lang": i18n.get_locale(),
+    }
+
+
+def theme_of(request: Request) -> str:
+    theme = request.cookies.get("theme", "auto")
+    return theme if theme in THEMES else "auto"
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def install_url_helpers(router) -> None:
+    """`url('area:name', **params)` and `static('css/shop.css')` for templates."""
+
+    def url(name: str, query: dict | None = None, **path_params) -> str:
+        path = str(router.url_path_for(name, **path_params))
+        query = {k: v for k, v in (query or {}).items() if v not in (None, "", False)}
+        return f"{path}?{urlencode(query)}" if query else path
+
+    env.globals.update(url=url, static=static_url, media=media_url)
+
+
+@cache
+def static_url(path: str) -> str:
+    """A cache-busting URL: the file's content hash in the query string."""
+    digest = hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
+    return f"/static/{path}?v={digest}"
+
+
+def media_url(path: str) -> str:
+    return f"/media/{path}" if path else ""
+
+
+class CachedStaticFiles(StaticFiles):
+    """Static files; versioned URLs (`?v=`) may be cached for a year."""
+
+    def file_response(self, full_path, stat_result, scope: Scope, status_code: int = 200):
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        versioned = b"v=" in scope.get("query_string", b"")
+        response.headers["Cache-Control"] = (
+            "public, max-age=31536000, immutable" if versioned else "public, max-age=3600"
+        )
+        return response
+
+
+def static_files(directory: Path) -> CachedStaticFiles:
+    directory.mkdir(parents=True, exist_ok=True)
+    return CachedStaticFiles(directory=directory)

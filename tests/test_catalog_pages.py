@@ -1,0 +1,127 @@
+"""Home, listing and product pages as a shopper sees them."""
+from __future__ import annotations
+
+import re
+
+from playhouse.test_utils import count_queries
+
+from shop.catalog.models import PriceChange, Product
+
+
+def test_home_shows_categories_featured_and_new_products(client, make_category, make_product):
+    kitchen = make_category("Küche & Haushalt")
+    make_category("Töpfe & Pfannen", parent=kitchen)
+    make_product("Bratpfanne Edelstahl", category=kitchen, featured=True)
+    make_product("Brotkasten", category=kitchen)
+    html = client.get("/").text
+    assert "Küche &amp; Haushalt" in html
+    assert "Töpfe &amp; Pfannen" in html
+    assert "Bratpfanne Edelstahl" in html and "Brotkasten" in html
+
+
+def test_product_page_shows_price_vat_note_unit_price_and_safety_details(client, make_product):
+    make_product(
+        "Bio-Müsli Beere", slug="bio-muesli-beere", price_cents=499, vat_rate=7,
+        content_quantity=500, content_unit="g",
+        manufacturer="Mühlenhof GmbH, Am Bach 3, 79100 Freiburg",
+        responsible_person="EU-Vertretung GmbH, Berlin", product_identifier="4001234567890",
+        warnings="Kann Spuren von Nüssen enthalten.",
+    )
+    response = client.get("/products/bio-muesli-beere")
+    assert response.status_code == 200
+    html = response.text
+    assert "4,99\xa0€" in html
+    assert "9,98\xa0€ / 1&nbsp;kg" in html  # PAngV unit price
+    assert "inkl. MwSt.," in html and 'href="/shipping"' in html and "zzgl. Versand" in html
+    for detail in ("Mühlenhof GmbH", "EU-Vertretung GmbH", "4001234567890", "Spuren von Nüssen"):
+        assert detail in html
+
+
+def test_product_page_has_breadcrumb_and_related_products(client, make_category, make_product):
+    food = make_category("Lebensmittel")
+    cereals = make_category("Müsli & Frühstück", parent=food)
+    make_product("Haferflocken", slug="haferflocken", category=cereals)
+    make_product("Schoko-Müsli", category=cereals)
+    html = client.get("/products/haferflocken").text
+    breadcrumb = html[html.index('class="breadcrumb"'):html.index("</nav>", html.index('class="breadcrumb"'))]
+    assert breadcrumb.index("Lebensmittel") < breadcrumb.index("Müsli &amp; Frühstück") < breadcrumb.index("Haferflocken")
+    related = html[html.index("related-heading"):]
+    assert "Schoko-Müsli" in related
+
+
+def test_sold_out_product_says_so(client, make_product):
+    make_product("Gießkanne", slug="giesskanne", stock=0)
+    assert "Ausverkauft" in client.get("/products/giesskanne").text
+
+
+def test_unknown_or_inactive_product_is_a_404_in_the_shop_layout(client, make_product):
+    make_product("Alt", slug="alt", active=False)
+    for url in ("/products/alt", "/products/gibt-es-nicht", "/nirgendwo"):
+        response = client.get(url)
+        assert response.status_code == 404
+        assert "Diese Seite haben wir nicht gefunden" in response.text
+        assert 'class="site-header"' in response.text
+
+
+def test_prices_are_formatted_the_german_way(client, make_product):
+    make_product("Teuer", slug="teuer", price_cents=123456)
+    assert "1.234,56\xa0€" in client.get("/products/teuer").text
+
+
+def test_price_change_is_recorded_for_the_30_day_lowest_price(database, make_product):
+    product = make_product("Kaffee", price_cents=1299)
+    product.price_cents = 999
+    product.save()
+    product.stock = 4
+    product.save()
+    history = [c.price_cents for c in PriceChange.select().where(PriceChange.product == product)]
+    assert history == [1299, 999]
+    product.price_cents = 1499
+    product.save()
+    assert Product.get_by_id(product.id).lowest_price_since(30) == 999
+
+
+def test_listing_fragment_for_htmx_and_full_page_otherwise(client, make_product):
+    make_product("Notizbuch A5")
+    page = client.get("/products")
+    fragment = client.get("/products", headers={"HX-Request": "true"})
+    assert page.text.lstrip().startswith("<!doctype html>")
+    assert 'id="catalog-results"' in page.text
+    assert not fragment.text.lstrip().startswith("<!doctype")
+    assert fragment.text.lstrip().startswith('<section id="catalog-results"')
+    assert 'id="catalog-facets" class="facets"' in fragment.text and 'hx-swap-oob="true"' in fragment.text
+    assert "Notizbuch A5" in fragment.text
+    assert page.headers["vary"].lower().count("hx-request") == 1
+    # A history restore or a boosted request needs the whole page.
+    restore = client.get("/products", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert restore.text.lstrip().startswith("<!doctype html>")
+
+
+def _queries(client, url: str) -> int:
+    with count_queries() as counter:
+        assert client.get(url).status_code == 200
+    return counter.count
+
+
+def test_pages_run_a_fixed_number_of_queries_whatever_the_catalogue_size(
+    client, make_category, make_product
+):
+    top = make_category("Garten")
+    sub = make_category("Pflanzen", parent=top)
+    make_product("Rose", slug="rose", category=sub)
+    urls = ["/", "/products", "/products?q=rose", f"/products?category={sub.slug}&sort=price_asc",
+            "/products/rose"]
+    small = {url: _queries(client, url) for url in urls}
+    for n in range(60):
+        make_product(f"Rose {n}", category=sub if n % 2 else top, featured=n % 5 == 0)
+    large = {url: _queries(client, url) for url in urls}
+    assert small == large
+    assert max(large.values()) <= 4
+
+
+def test_images_are_served_from_media(client, demo):
+    html = client.get("/products").text
+    image = re.search(r'src="(/media/products/[^"]+\.svg)"', html).group(1)
+    response = client.get(image)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
