@@ -51,7 +51,7 @@ CATEGORY_MOTIF = {
 }
 # (keyword in lower-case product name, motif); first match wins, checked before the category motif
 KEYWORD_MOTIF = [
-    ("schneidebrett", "board"), ("frühstücksbrett", "board"), ("toaster", "toaster"),
+    ("naturseife", "soap"), ("schneidebrett", "board"), ("frühstücksbrett", "board"), ("toaster", "toaster"),
     ("siebträger", "cup"), ("milchaufschäumer", "cup"), ("kaffeemühle", "cup"),
     ("honig", "jar"), ("aufstrich", "jar"), ("olivenöl", "bottle"), ("rapsöl", "bottle"),
     ("balsamico", "bottle"), ("schokolade 70", "bar"), ("schlauch", "hose"),
@@ -59,8 +59,10 @@ KEYWORD_MOTIF = [
     ("hängeleuchte", "pendant"), ("lichterkette", "lights"), ("trinkflasche", "bottle"),
     ("powerbank", "powerbank"), ("lautsprecher", "speaker"), ("tischtennis", "racket"),
     ("badminton", "racket"), ("yogamatte", "roll"), ("faszienrolle", "roll"), ("bürste", "brush"),
-    ("seife", "soap"), ("festes shampoo", "soap"), ("handcreme", "tube"), ("badesalz", "jar"),
-    ("seifenspender", "pump"), ("schale", "bowl"), ("bilderrahmen", "frame"), ("decke", "towels"),
+    ("festes shampoo", "soap"), ("handcreme", "tube"), ("badesalz", "jar"),
+    ("seifenspender", "pump"), ("seifenblasen", "bubbles"), ("sandspielzeug", "bucket"),
+    ("springseil", "rope"), ("widerstandsbänder", "rope"), ("puzzle 1000", "puzzle"), ("haftnotizen", "notes"),
+    ("regentonne", "barrel"), ("deko-schale", "bowl"), ("bilderrahmen", "frame"), ("wolldecke", "towels"),
     ("läufer", "towels"), ("vorhang", "towels"), ("handtuch", "towels"),
 ]
 
@@ -226,7 +228,7 @@ def m_bar(r, cs, name):
 def m_cup(r, cs, name):
     n = name.lower()
     c = r.choice(cs + ["#f4f1ea"])
-    liq = ("#b3263a" if "frucht" in n else "#9bb55a" if "grün" in n else "#d4a64a" if "kräuter" in n
+    liq = ("#b3263a" if "frucht" in n or "früchte" in n else "#9bb55a" if "grün" in n else "#d4a64a" if "kräuter" in n
            else "#a0522d" if "tee" in n else "#4a2c20" if "schoko" in n else "#5b3a29")
     s = (f'<ellipse cx="300" cy="398" rx="175" ry="28" fill="{light(c, .5)}"/><ellipse cx="300" cy="392" rx="120" ry="14" fill="{dark(c, .1)}"/>'
          f'<circle cx="425" cy="290" r="40" fill="none" stroke="{c}" stroke-width="20"/>'
@@ -270,7 +272,7 @@ def m_sack(r, cs, name):
             '<rect x="225" y="215" width="150" height="140" rx="16" fill="#fffaf0"/>'
             f'<path d="M300 330Q250 300 270 245Q320 260 300 330Z" fill="#6a994e"/><path d="M300 330Q345 290 335 240Q290 265 300 330Z" fill="#386641"/>'
             f'<path d="M300 335V300" stroke="#386641" stroke-width="4"/>'
-            '<path d="M150 420q40-20 80 0t80 0 80 0 80 0" stroke="#5b3a29" stroke-width="10" fill="none" opacity=".35" stroke-linecap="round"/>')
+            f'<path d="M205 380Q300 395 395 380" stroke="{light(c)}" stroke-width="6" fill="none"/>')
 
 
 def m_can(r, cs, name):
@@ -430,7 +432,7 @@ def m_towels(r, cs, name):
         y = 330 - i * 85
         s += (f'<rect x="{150 + i * 8}" y="{y}" width="{300 - i * 16}" height="85" rx="30" fill="{col}"/>'
               f'<path d="M{170 + i * 8} {y + 62}H{430 - i * 8}" stroke="{light(col)}" stroke-width="6"/>'
-              f'<path d="M{150 + i * 8} {y + 40}H{190 + i * 8}" stroke="{dark(col, .2)}" stroke-width="4"/>')
+              f'<path d="M{168 + i * 8} {y + 20}H{300 - i * 8}" stroke="#fff" stroke-width="5" opacity=".3"/>')
     return s
 
 
@@ -595,6 +597,60 @@ def m_petbowl(r, cs, name):
             f'<path d="M265 345q15-25 35 0q20-25 35 0q-35 45-70 0z" fill="#fffaf0"/>')
 
 
+def m_bubbles(r, cs, name):
+    a = r.choice(cs)
+    s = (f'<path d="M250 420L320 250" stroke="{a}" stroke-width="14" stroke-linecap="round"/>'
+         f'<circle cx="335" cy="215" r="42" fill="none" stroke="{a}" stroke-width="12"/>')
+    for x, y, rr in ((230, 150, 60), (400, 120, 45), (160, 270, 36), (440, 260, 30), (330, 70, 24)):
+        s += (f'<circle cx="{x}" cy="{y}" r="{rr}" fill="#fff" fill-opacity=".35" stroke="{r.choice(cs)}" stroke-width="4"/>'
+              f'<path d="M{x - rr // 2} {y - rr // 3}q{rr // 4}-{rr // 3} {rr // 2}-{rr // 3}" stroke="#fff" stroke-width="5" fill="none"/>')
+    return s
+
+
+def m_bucket(r, cs, name):
+    a, b = r.sample(cs, 2)
+    return (f'<path d="M205 230Q300 90 395 230" stroke="{dark(a)}" stroke-width="8" fill="none"/>'
+            f'<path d="M190 220H410L380 410H220Z" fill="{a}"/><ellipse cx="300" cy="220" rx="110" ry="20" fill="{dark(a, .2)}"/>'
+            f'<path d="M200 280H400" stroke="{light(a)}" stroke-width="10"/>'
+            f'<g transform="rotate(25 420 300)"><rect x="410" y="150" width="20" height="170" rx="8" fill="{b}"/>'
+            f'<path d="M385 310H455L445 400Q420 420 395 400Z" fill="{b}"/></g>'
+            '<path d="M110 420q60-30 120-10" stroke="#e9c46a" stroke-width="16" fill="none" stroke-linecap="round"/>')
+
+
+def m_rope(r, cs, name):
+    a, b = r.sample(cs, 2)
+    return (f'<path d="M190 210Q150 470 300 420T410 210" stroke="{b}" stroke-width="10" fill="none" stroke-linecap="round"/>'
+            f'<rect x="168" y="90" width="44" height="130" rx="20" fill="{a}"/><rect x="388" y="90" width="44" height="130" rx="20" fill="{a}"/>'
+            f'<rect x="178" y="105" width="10" height="90" rx="5" fill="#fff" opacity=".35"/><rect x="398" y="105" width="10" height="90" rx="5" fill="#fff" opacity=".35"/>')
+
+
+def m_puzzle(r, cs, name):
+    piece = "h60a20 20 0 1 1 40 0h60v60a20 20 0 1 1 0 40v60h-60a20 20 0 1 0-40 0h-60v-60a20 20 0 1 0 0-40z"
+    a, b = r.sample(cs, 2)
+    return (f'<path d="M140 220{piece}" fill="{dark(a, .15)}" transform="rotate(-10 220 300)"/>'
+            f'<path d="M140 212{piece}" fill="{a}" transform="rotate(-10 220 300)"/>'
+            f'<path d="M300 110{piece}" fill="{dark(b, .15)}" transform="rotate(12 380 190)"/>'
+            f'<path d="M300 102{piece}" fill="{b}" transform="rotate(12 380 190)"/>')
+
+
+def m_notes(r, cs, name):
+    s = ""
+    for i, col in enumerate(r.sample(["#ffd166", "#f4a261", "#8ecae6", "#b5e48c", "#ffafcc"], 3)):
+        x, y, a = 170 + i * 40, 110 + i * 45, (-8, 5, -3)[i]
+        s += (f'<g transform="rotate({a} {x + 110} {y + 110})"><rect x="{x}" y="{y + 8}" width="220" height="220" fill="#000" opacity=".08"/>'
+              f'<rect x="{x}" y="{y}" width="220" height="220" fill="{col}"/><rect x="{x}" y="{y}" width="220" height="40" fill="{dark(col, .08)}"/></g>')
+    return s + '<path d="M270 300h120M270 330h90" stroke="#555" stroke-width="6" stroke-linecap="round" opacity=".5"/>'
+
+
+def m_barrel(r, cs, name):
+    c = r.choice(["#386641", "#3d5a80", "#6c757d"])
+    return (f'<path d="M200 130H400Q430 270 400 410H200Q170 270 200 130Z" fill="{c}"/>'
+            f'<ellipse cx="300" cy="130" rx="100" ry="20" fill="{dark(c, .3)}"/>'
+            f'<path d="M190 200H410M182 340H418" stroke="{dark(c, .2)}" stroke-width="12"/>'
+            f'<rect x="286" y="360" width="28" height="30" rx="4" fill="#c9a227"/>'
+            f'<path d="M230 160Q215 270 230 390" stroke="#fff" stroke-width="10" fill="none" opacity=".3"/>')
+
+
 MOTIFS = {name[2:]: fn for name, fn in globals().items() if name.startswith("m_") and callable(fn)}
 
 
@@ -612,11 +668,27 @@ def wrap(words, limit):
     return lines
 
 
+UNITS = {"cm", "mm", "m", "l", "ml", "g", "kg", "w", "°c", "zoll", "stück", "teile", "blatt", "lumen", "mah"}
+
+
+def glue(name):
+    """Split a name into wrap units, keeping "76 x 76 mm", "20 m" and "–" together."""
+    units = []
+    for w in name.split():
+        prev = units[-1] if units else ""
+        if units and (w in ("x", "–") or prev.endswith(" x") or w.lower().strip(",") in UNITS
+                      and prev[-1:].isdigit()):
+            units[-1] = f"{prev} {w}"
+        else:
+            units.append(w)
+    return units
+
+
 def label(name):
-    words = name.split()
+    words = glue(name)
     # prefer one large line, then two lines, shrinking until the name fits
     for fs, max_lines in ((38, 1), (34, 1), (31, 1), (34, 2), (31, 2), (28, 2), (25, 2), (22, 2)):
-        limit = int(480 / (0.58 * fs))
+        limit = int(480 / (0.63 * fs))
         lines = wrap(words, limit)
         if len(lines) <= max_lines and all(len(line) <= limit for line in lines):
             break

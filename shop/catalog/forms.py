@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from wtforms import BooleanField, DecimalField, Form, IntegerField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    Form,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from shop.i18n import FormMeta
@@ -55,7 +63,9 @@ class FilterForm(Form):
                                             message=_l("Please enter an amount from 0 to 1,000,000 €."))],
     )
     in_stock = BooleanField(_l("In stock only"), false_values=("", "0", "false", "off"))
-    sort = SelectField(_l("Sort by"), choices=list(SORTS.items()), default="relevance")
+    sort = SelectField(
+        _l("Sort by"), choices=[SelectChoice(v, label) for v, label in SORTS.items()], default="relevance"
+    )
     page = IntegerField(
         _l("Page"),
         validators=[Optional(), NumberRange(min=1, max=MAX_PAGE, message=_l("There is no such page."))],

@@ -95,7 +95,7 @@ class Product(BaseModel):
 
     def save(self, *args, **kwargs):
         """Saving a new price also records it in the price history (PAngV §11)."""
-        price_changed = self.id is None or Product.price_cents in self.dirty_fields
+        price_changed = self.id is None or "price_cents" in self._dirty
         self.updated_at = now()
         result = super().save(*args, **kwargs)
         if price_changed:

@@ -1,0 +1,144 @@
+"""`shop import-csv`: all rows valid or nothing imported; create or update by SKU."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from shop import cli
+from shop.catalog.importer import ImportFailed, import_csv
+from shop.catalog.models import Category, PriceChange, Product, ProductImage
+from shop.db import connect, db, reset_postgres_schema
+
+HEADER = ["sku", "slug", "name", "description", "category", "price", "vat_rate", "stock", "active",
+          "content_quantity", "content_unit", "manufacturer", "responsible_person",
+          "product_identifier", "warnings", "image", "featured"]
+
+
+def write_csv(path: Path, rows: list[dict], header=HEADER) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=header)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+    return path
+
+
+def product_row(**values) -> dict:
+    row = {"sku": "T-1", "name": "Teekanne Glas 1,2 l", "category": "kueche", "price": "24.90",
+           "vat_rate": "19", "stock": "12"}
+    row.update(values)
+    return row
+
+
+@pytest.fixture
+def kitchen(database):
+    return Category.create(slug="kueche", name="Küche")
+
+
+def test_import_creates_then_updates_by_sku(tmp_path, settings, kitchen):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "t1.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    file = write_csv(tmp_path / "p.csv", [
+        product_row(image="img/t1.svg", content_quantity="1,2", content_unit="l"),
+        product_row(sku="T-2", name="Teesieb", price="4,50", vat_rate="19", stock="0"),
+    ])
+    result = import_csv(file, settings.media_dir)
+    assert (result.created, result.updated) == (2, 0)
+    pot = Product.get(Product.sku == "T-1")
+    assert (pot.slug, pot.price_cents, pot.image) == ("teekanne-glas-1-2-l", 2490, "products/t1.svg")
+    assert (settings.media_dir / "products" / "t1.svg").exists()
+    assert ProductImage.select().where(ProductImage.product == pot).count() == 1
+
+    write_csv(file, [product_row(price="19.90", image="img/t1.svg", content_quantity="1.2", content_unit="l"),
+                     product_row(sku="T-2", name="Teesieb", price="4.50", stock="0")])
+    result = import_csv(file, settings.media_dir)
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 1)
+    assert Product.get(Product.sku == "T-1").price_cents == 1990
+    assert [c.price_cents for c in PriceChange.select().where(PriceChange.product == pot)] == [2490, 1990]
+
+
+def test_a_file_with_bad_rows_imports_nothing_and_names_each_line(tmp_path, settings, kitchen):
+    file = write_csv(tmp_path / "bad.csv", [
+        product_row(sku="OK-1"),
+        product_row(sku="B-1", price="-3"),
+        product_row(sku="B-2", price="zwölf", vat_rate="16"),
+        product_row(sku="B-3", category="gibt-es-nicht", stock="-1"),
+        product_row(sku="OK-1", slug="anders"),
+        product_row(sku="B-4", image="../../etc/passwd"),
+        product_row(sku="B-5", content_quantity="500"),
+        product_row(sku="", name=""),
+    ])
+    with pytest.raises(ImportFailed) as failure:
+        import_csv(file, settings.media_dir)
+    errors = "\n".join(failure.value.errors)
+    for line in ("Zeile 3:", "Zeile 4:", "Zeile 5:", "Zeile 6:", "Zeile 7:", "Zeile 8:", "Zeile 9:"):
+        assert line in errors
+    assert "Zeile 2:" not in errors
+    assert "MwSt.-Satz muss 19 oder 7 sein" in errors
+    assert "unbekannte Kategorie gibt-es-nicht" in errors
+    assert "doppelt" in errors
+    assert Product.select().count() == 0
+
+
+def test_files_that_are_not_a_catalogue_are_refused(tmp_path, settings, kitchen):
+    binary = tmp_path / "bild.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    with pytest.raises(ImportFailed):
+        import_csv(binary, settings.media_dir)
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    with pytest.raises(ImportFailed):
+        import_csv(other, settings.media_dir)
+    missing = write_csv(tmp_path / "m.csv", [{"sku": "X", "name": "Y"}], header=["sku", "name"])
+    with pytest.raises(ImportFailed) as failure:
+        import_csv(missing, settings.media_dir)
+    assert "category" in failure.value.errors[0] and "price" in failure.value.errors[0]
+
+
+def test_categories_file_builds_two_levels(tmp_path, settings, database):
+    file = write_csv(tmp_path / "c.csv", [
+        {"slug": "garten", "name": "Garten", "parent": "", "position": "1"},
+        {"slug": "pflanzen", "name": "Pflanzen", "parent": "garten", "position": "1"},
+        {"slug": "samen", "name": "Samen", "parent": "pflanzen", "position": "1"},
+    ], header=["slug", "name", "parent", "position", "description"])
+    with pytest.raises(ImportFailed) as failure:
+        import_csv(file, settings.media_dir)
+    assert failure.value.errors == ["Zeile 4: Kategorien haben nur zwei Ebenen"]
+    write_csv(file, [
+        {"slug": "garten", "name": "Garten", "parent": "", "position": "1"},
+        {"slug": "pflanzen", "name": "Pflanzen", "parent": "garten", "position": "1"},
+    ], header=["slug", "name", "parent", "position", "description"])
+    import_csv(file, settings.media_dir)
+    assert Category.get(Category.slug == "pflanzen").parent.slug == "garten"
+
+
+def test_demo_catalogue_is_complete(demo, database):
+    products = Product.select()
+    assert products.count() >= 120
+    assert Category.select().where(Category.parent.is_null()).count() >= 8
+    assert products.where(Product.vat_rate == 7).count() >= 10
+    assert products.where(Product.stock == 0).count() >= 3
+    assert products.where(Product.content_quantity.is_null(False)).count() >= 10
+    assert products.where(Product.image == "").count() == 0
+
+
+def test_cli_reports_errors_by_line_and_exit_code(tmp_path, settings, monkeypatch, capsys):
+    if settings.database_url.startswith("postgres"):
+        connect(settings.database_url)
+        reset_postgres_schema()
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("SECRET_KEY", "x")
+    monkeypatch.setenv("MEDIA_DIR", str(settings.media_dir))
+    categories = write_csv(tmp_path / "c.csv", [{"slug": "kueche", "name": "Küche"}], header=["slug", "name"])
+    assert cli.main(["import-csv", str(categories)]) == 0
+    bad = write_csv(tmp_path / "bad.csv", [product_row(price="gratis")])
+    assert cli.main(["import-csv", str(bad)]) == 1
+    assert "Zeile 2: Preis muss ein Euro-Betrag" in capsys.readouterr().err
+    good = write_csv(tmp_path / "good.csv", [product_row(sku=f"G-{n}", name=f"Becher {n}") for n in range(3)])
+    assert cli.main(["import-csv", str(good)]) == 0
+    out = capsys.readouterr()
+    assert "3 created" in out.out and "import: 3/3" in out.err
+    assert cli.main(["import-csv", str(tmp_path / "fehlt.csv")]) == 2
+    db.close_all()

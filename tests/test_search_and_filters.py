@@ -1,0 +1,145 @@
+"""Searching, filtering, sorting and paging the catalogue through `/products`."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+
+def names(html: str) -> list[str]:
+    return re.findall(r'<h3 class="card-title">([^<]+)</h3>', html)
+
+
+@pytest.fixture
+def shelf(make_category, make_product):
+    food = make_category("Lebensmittel", slug="lebensmittel")
+    cereals = make_category("Müsli & Frühstück", parent=food, slug="muesli-fruehstueck")
+    drinks = make_category("Kaffee & Tee", parent=food, slug="kaffee-tee")
+    garden = make_category("Garten", slug="garten")
+    make_product("Bio-Müsli Beere", category=cereals, price_cents=499, description="Knuspriges Müsli mit Beeren.")
+    make_product("Schoko Muesli", category=cereals, price_cents=399, stock=0)
+    make_product("Haferflocken zart", category=cereals, price_cents=149,
+                 description="Passt gut in jedes Müsli.")
+    make_product("Espresso Bohnen", category=drinks, price_cents=1299, description="Kräftig, mit Crema.")
+    make_product("Früchtetee Waldbeere", category=drinks, price_cents=349)
+    make_product("Gießkanne Zink 10 l", category=garden, price_cents=3490)
+    make_product("Straßenbesen", category=garden, price_cents=2290)
+    return {"food": food, "cereals": cereals, "drinks": drinks, "garden": garden}
+
+
+@pytest.mark.parametrize("query", ["müsli", "muesli", "Musli", "MÜSLI", "mues", "müs"])
+def test_search_finds_muesli_whatever_the_spelling(client, shelf, query):
+    found = names(client.get("/products", params={"q": query}).text)
+    assert {"Bio-Müsli Beere", "Schoko Muesli"} <= set(found)
+
+
+def test_search_ranks_name_matches_above_description_matches(client, shelf):
+    found = names(client.get("/products?q=müsli").text)
+    assert found.index("Haferflocken zart") > max(found.index("Bio-Müsli Beere"), found.index("Schoko Muesli"))
+
+
+def test_search_handles_sharp_s_and_prefixes_and_several_words(client, shelf):
+    assert names(client.get("/products?q=strasse").text) == ["Straßenbesen"]
+    assert names(client.get("/products?q=gieß zink").text) == ["Gießkanne Zink 10 l"]
+    assert names(client.get("/products?q=giess").text) == ["Gießkanne Zink 10 l"]
+    assert names(client.get("/products?q=espresso tee").text) == ["Espresso Bohnen"]  # its category
+    assert names(client.get("/products?q=espresso zink").text) == []
+
+
+@pytest.mark.parametrize("query", ['"', "*", "AND OR NOT", "(", "müsli\"*)", "a" * 300, "🙂", "NEAR(a b)"])
+def test_search_syntax_never_breaks_the_page(client, shelf, query):
+    response = client.get("/products", params={"q": query})
+    assert response.status_code in (200, 400)
+    assert "catalog-results" in response.text
+
+
+def test_category_filter_includes_subcategories_and_shows_counts(client, shelf):
+    html = client.get("/products?category=lebensmittel").text
+    assert set(names(html)) == {"Bio-Müsli Beere", "Schoko Muesli", "Haferflocken zart",
+                                "Espresso Bohnen", "Früchtetee Waldbeere"}
+    facet = re.search(r'href="[^"]*category=kaffee-tee[^"]*"[^>]*>Kaffee &amp; Tee <span class="count">(\d+)', html)
+    assert facet.group(1) == "2"
+    assert "5 Produkte" in html
+
+
+def test_counts_follow_the_search(client, shelf):
+    html = client.get("/products?q=müsli").text
+    food = re.search(r'category=lebensmittel[^"]*"[^>]*>Lebensmittel <span class="count">(\d+)', html)
+    garden = re.search(r'category=garten[^"]*"[^>]*>Garten <span class="count">(\d+)', html)
+    assert (food.group(1), garden.group(1)) == ("3", "0")
+
+
+def test_price_range_in_euros_with_comma_or_dot(client, shelf):
+    assert set(names(client.get("/products?min_price=3,50&max_price=13").text)) == {
+        "Bio-Müsli Beere", "Espresso Bohnen", "Schoko Muesli"}
+    assert set(names(client.get("/products?min_price=3.49&max_price=3.99").text)) == {
+        "Schoko Muesli", "Früchtetee Waldbeere"}
+
+
+def test_in_stock_filter_hides_sold_out(client, shelf):
+    assert "Schoko Muesli" not in names(client.get("/products?category=muesli-fruehstueck&in_stock=1").text)
+    assert "Schoko Muesli" in names(client.get("/products?category=muesli-fruehstueck").text)
+
+
+@pytest.mark.parametrize("sort,expected", [
+    ("price_asc", ["Haferflocken zart", "Früchtetee Waldbeere", "Schoko Muesli", "Bio-Müsli Beere",
+                   "Espresso Bohnen", "Straßenbesen", "Gießkanne Zink 10 l"]),
+    ("price_desc", ["Gießkanne Zink 10 l", "Straßenbesen", "Espresso Bohnen", "Bio-Müsli Beere",
+                    "Schoko Muesli", "Früchtetee Waldbeere", "Haferflocken zart"]),
+    ("newest", ["Straßenbesen", "Gießkanne Zink 10 l", "Früchtetee Waldbeere", "Espresso Bohnen",
+                "Haferflocken zart", "Schoko Muesli", "Bio-Müsli Beere"]),
+])
+def test_sorting(client, shelf, sort, expected):
+    assert names(client.get(f"/products?sort={sort}").text) == expected
+
+
+def test_filters_combine(client, shelf):
+    html = client.get("/products?q=müsli&category=muesli-fruehstueck&in_stock=1&max_price=4&sort=price_desc").text
+    assert names(html) == ["Haferflocken zart"]
+
+
+@pytest.mark.parametrize("params", [
+    {"min_price": "-1"}, {"min_price": "abc"}, {"max_price": "NaN"}, {"max_price": "1e400"},
+    {"min_price": "inf"}, {"min_price": "10", "max_price": "5"}, {"max_price": "99999999999"},
+    {"page": "0"}, {"page": "-3"}, {"page": "zwei"}, {"page": "1.5"}, {"page": "99999999999999999999"},
+    {"sort": "price; DROP TABLE product"}, {"q": "x" * 201},
+])
+def test_bad_parameters_get_a_clear_message_not_a_500(client, shelf, params):
+    response = client.get("/products", params=params)
+    assert response.status_code == 400
+    assert "Einige Filter konnten nicht angewendet werden" in response.text
+    assert 'aria-invalid="true"' in response.text or 'role="alert"' in response.text
+
+
+def test_unknown_category_is_a_404(client, shelf):
+    response = client.get("/products?category=gibt-es-nicht")
+    assert response.status_code == 404
+    assert "Diese Seite haben wir nicht gefunden" in response.text
+
+
+def test_pagination_with_numbered_links(client, make_category, make_product):
+    category = make_category("Bücher", slug="buecher")
+    for n in range(60):
+        make_product(f"Buch {n:02d}", category=category, price_cents=100 + n)
+    first = client.get("/products?sort=price_asc")
+    assert len(names(first.text)) == 24 and names(first.text)[0] == "Buch 00"
+    assert 'href="/products?sort=price_asc&amp;page=2"' in first.text
+    assert 'href="/products?sort=price_asc&amp;page=3"' in first.text
+    assert "Seite 1 von 3" in first.text
+    last = client.get("/products?sort=price_asc&page=3")
+    assert names(last.text) == [f"Buch {n:02d}" for n in range(48, 60)]
+    assert 'rel="prev"' in last.text and 'rel="next"' not in last.text
+    assert client.get("/products?sort=price_asc&page=4").status_code == 404
+
+
+def test_empty_result_explains_itself(client, shelf):
+    html = client.get("/products?q=zylinderkopfdichtung").text
+    assert "keine Produkte gefunden" in html
+    assert "0 Treffer" in html
+
+
+def test_filter_form_works_as_plain_get_without_javascript(client, shelf):
+    html = client.get("/products").text
+    form = re.search(r'<form id="catalog-filters"[^>]*>', html, re.S).group(0)
+    assert 'method="get"' in form and 'action="/products"' in form
+    assert 'hx-push-url="true"' in form and "delay:300ms" in form

@@ -1,0 +1,137 @@
+"""Headers, CSRF on every state-changing route, the theme switch and the session cookie."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from dataclasses import replace
+
+import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from shop.app import create_app
+
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def unsafe_routes(app):
+    for route in app.routes:
+        if isinstance(route, Route):
+            for method in sorted(set(route.methods or ()) & UNSAFE):
+                path = re.sub(r"\{[^}]+\}", "1", route.path)
+                yield method, path
+
+
+def token_from(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def session_of(client) -> dict:
+    cookie = client.cookies["session"]
+    payload = TimestampSigner("test-secret-key").unsign(cookie.encode())
+    return json.loads(base64.b64decode(payload))
+
+
+def test_pages_send_the_security_headers(client):
+    headers = client.get("/").headers
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "default-src 'none'" in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert headers["x-frame-options"] == "DENY"
+    assert "strict-transport-security" not in headers
+
+
+def test_hsts_and_secure_host_cookie_over_https(settings):
+    app = create_app(replace(settings, base_url="https://shop.example"))
+    with TestClient(app, base_url="https://shop.example") as client:
+        response = client.get("/healthz")
+        assert response.headers["strict-transport-security"].startswith("max-age=63072000")
+        page = client.get("/shipping")
+        cookie = page.headers["set-cookie"]
+        assert cookie.startswith("__Host-session=")
+        assert "secure" in cookie.lower() and "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+
+
+def test_session_cookie_is_httponly_and_lax(client):
+    cookie = client.get("/shipping").headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
+
+
+def test_no_inline_scripts_styles_or_handlers_in_pages(client, demo):
+    for url in ("/", "/products", "/products?q=tee", "/shipping", "/nirgendwo"):
+        html = client.get(url).text
+        assert not re.search(r"<script(?![^>]*\ssrc=)", html), url
+        assert " style=" not in html and "<style" not in html, url
+        assert not re.search(r"\son[a-z]+=", html), url
+        assert "hx-on" not in html, url
+
+
+def test_every_unsafe_route_refuses_a_request_without_a_valid_token(app, client):
+    routes = list(unsafe_routes(app))
+    assert routes, "the shop has state-changing routes"
+    client.get("/")  # a session exists, so only the token is missing
+    for method, path in routes:
+        for data in ({}, {"csrf_token": "forged"}, {"csrf_token": ""}):
+            response = client.request(method, path, data=data)
+            assert response.status_code == 403, (method, path, data)
+            assert "Dieses Formular konnte nicht angenommen werden" in response.text
+    assert "theme" not in client.cookies
+
+
+def test_theme_switch_works_without_javascript(client):
+    token = token_from(client.get("/products").text)
+    response = client.post("/theme", data={"csrf_token": token, "theme": "dark", "next": "/products?q=tee"})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/products?q=tee"
+    assert 'data-theme="dark"' in client.get("/products").text
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "/\\evil.example", "https:evil.example",
+                                    "https://evil.example/", "javascript:alert(1)", "/ok\r\nX: y"])
+def test_theme_switch_only_redirects_inside_the_shop(client, target):
+    token = token_from(client.get("/").text)
+    response = client.post("/theme", data={"csrf_token": token, "theme": "light", "next": target})
+    assert response.headers["location"] == "/"
+
+
+def test_expired_token_gets_a_friendly_page_that_lets_the_shopper_retry(client):
+    client.get("/")
+    raw = session_of(client)["csrf_token"]
+    class FiveHoursAgo(TimestampSigner):  # a page left open for five hours
+        def get_timestamp(self):
+            return int(time.time()) - 5 * 3600
+
+    old = URLSafeTimedSerializer("test-secret-key", salt="wtf-csrf-token", signer=FiveHoursAgo)
+    response = client.post("/theme", data={"csrf_token": old.dumps(raw), "theme": "dark", "next": "/shipping"})
+    assert response.status_code == 403
+    assert "Diese Seite war lange geöffnet" in response.text
+    assert 'name="theme" value="dark"' in response.text and 'name="next" value="/shipping"' in response.text
+    retry = client.post("/theme", data={"csrf_token": token_from(response.text), "theme": "dark",
+                                        "next": "/shipping"})
+    assert retry.status_code == 303 and retry.headers["location"] == "/shipping"
+
+
+def test_session_has_an_absolute_lifetime(client, settings):
+    client.get("/")
+    session = session_of(client)
+    token = token_from(client.get("/").text)
+    session["born"] = int(time.time()) - settings.session_max_age - 10
+    cookie = TimestampSigner("test-secret-key").sign(base64.b64encode(json.dumps(session).encode()))
+    client.cookies.clear()
+    client.cookies.set("session", cookie.decode())
+    response = client.post("/theme", data={"csrf_token": token, "theme": "dark"})
+    assert response.status_code == 403
+    assert "Diese Seite war lange geöffnet" in response.text
+
+
+def test_wrong_method_is_a_clean_405(client):
+    response = client.post("/products")
+    assert response.status_code in (403, 405)
+    assert client.delete("/products/x").status_code in (403, 405)
+    assert "site-header" in client.put("/").text
