@@ -9,7 +9,8 @@ from peewee import fn
 from .models import Category, Product, ProductImage
 from .search import matching, terms
 
-HOME_SHELF_SIZE = 8
+FEATURED_SIZE = 12
+NEWEST_SIZE = 6
 RELATED_SIZE = 4
 
 
@@ -79,8 +80,8 @@ def home_page() -> HomePage:
     featured = visible.where(Product.featured == True)  # noqa: E712
     return HomePage(
         categories=Category.tree(),
-        featured=list(featured.order_by(Product.created_at.desc()).limit(HOME_SHELF_SIZE)),
-        newest=list(visible.order_by(Product.created_at.desc(), Product.id.desc()).limit(HOME_SHELF_SIZE)),
+        featured=list(featured.order_by(Product.created_at.desc()).limit(FEATURED_SIZE)),
+        newest=list(visible.order_by(Product.created_at.desc(), Product.id.desc()).limit(NEWEST_SIZE)),
     )
 
 

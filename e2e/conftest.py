@@ -1,0 +1,116 @@
+"""Browser journeys against the real shop: uvicorn on a free port, a fresh demo
+database, Chromium (Debian's where installed) with JavaScript on and off."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+SYSTEM_CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+# Console noise that is no fault: Chromium reports every 4xx answer, and htmx
+# logs a request that a newer one replaced (hx-sync) as aborted.
+EXPECTED_CONSOLE = ("Failed to load resource: the server responded with a status of 4",
+                    "htmx:sendAbort", "htmx:afterRequest")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the shop exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the shop did not become healthy")
+
+
+@pytest.fixture(scope="session")
+def base_url(tmp_path_factory):
+    """The shop serving the demo catalogue on a fresh database."""
+    data = tmp_path_factory.mktemp("shop")
+    env = dict(os.environ, DEBUG="1", SECRET_KEY="e2e-secret", MEDIA_DIR=str(data / "media"))
+    if env.get("DATABASE_URL", "").startswith("postgres"):
+        subprocess.run([sys.executable, "-c", "import os; from shop.db import connect, "
+                        "reset_postgres_schema; connect(os.environ['DATABASE_URL']); reset_postgres_schema()"],
+                       env=env, check=True)
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{data / 'demo.sqlite3'}"
+    port = _free_port()
+    log = (data / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shop", "serve", "--demo", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as playwright:
+        options = {"args": CHROMIUM_FLAGS}
+        if Path(SYSTEM_CHROMIUM).exists():
+            options["executable_path"] = SYSTEM_CHROMIUM
+        browser = playwright.chromium.launch(**options)
+        yield browser
+        browser.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture(params=[True, False], ids=["js", "nojs"])
+def javascript(request) -> bool:
+    return request.param
+
+
+@pytest.fixture
+def page(request, browser, base_url, javascript):
+    context = browser.new_context(
+        base_url=base_url, java_script_enabled=javascript, viewport={"width": 1280, "height": 900},
+        locale="de-DE",
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text)
+            if m.type == "error" and not m.text.startswith(EXPECTED_CONSOLE) else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    assert not errors, f"browser console errors: {errors}"
