@@ -10,7 +10,7 @@ import re
 import unicodedata
 from typing import Iterable
 
-from peewee import SQL, ForeignKeyField, TextField
+from peewee import Expression, ForeignKeyField, TextField, fn
 from playhouse.sqlite_ext import FTS5Model, RowIDField, SearchField
 
 from shop.db import BaseModel, db, is_postgres
@@ -101,12 +101,11 @@ def index_products(products: Iterable[Product]) -> None:
 def matching(query, words: list[str]):
     """Restrict a Product query to the words; returns (query, rank ordering)."""
     if is_postgres():
-        tsquery = " & ".join(f"'{w}':*" for w in words)
+        tsquery = fn.to_tsquery("german", " & ".join(f"'{w}':*" for w in words))
         query = query.join(
             PgProductSearch, on=(PgProductSearch.product == Product.id)
-        ).where(SQL("product_search.document @@ to_tsquery('german', %s)", [tsquery]))
-        rank = SQL("ts_rank(product_search.document, to_tsquery('german', %s))", [tsquery])
-        return query, rank.desc()
+        ).where(Expression(PgProductSearch.document, "@@", tsquery))
+        return query, fn.ts_rank(PgProductSearch.document, tsquery).desc()
     match = " ".join(f'"{w}"*' for w in words)
     query = query.join(
         SqliteProductSearch, on=(SqliteProductSearch.rowid == Product.id)
