@@ -10,7 +10,7 @@ import contextvars
 import datetime as dt
 import io
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.dates import format_date as _format_date
@@ -72,7 +72,12 @@ def babel_locale() -> str:
 
 def format_money(cents: int) -> str:
     """Integer cents as a price for the current locale: 1250 -> '12,50 €'."""
-    return format_currency(Decimal(cents) / 100, "EUR", locale=babel_locale())
+    return _money(cents, babel_locale())
+
+
+@lru_cache(maxsize=50_000)
+def _money(cents: int, locale: str) -> str:
+    return format_currency(Decimal(cents) / 100, "EUR", locale=locale)
 
 
 def format_number(value) -> str:

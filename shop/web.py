@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -91,8 +91,12 @@ def see_other(url: str) -> RedirectResponse:
 def install_url_helpers(router) -> None:
     """`url('area:name', **params)` and `static('css/shop.css')` for templates."""
 
+    @lru_cache(maxsize=10_000)
+    def path_for(name: str, params: tuple) -> str:
+        return str(router.url_path_for(name, **dict(params)))
+
     def url(name: str, query: dict | None = None, **path_params) -> str:
-        path = str(router.url_path_for(name, **path_params))
+        path = path_for(name, tuple(sorted(path_params.items())))
         query = {k: v for k, v in (query or {}).items() if v not in (None, "", False)}
         return f"{path}?{urlencode(query)}" if query else path
 

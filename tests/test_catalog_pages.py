@@ -125,3 +125,21 @@ def test_images_are_served_from_media(client, demo):
     response = client.get(image)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_counts_follow_changes_to_the_catalogue(client, make_category, make_product, database):
+    garden = make_category("Garten", slug="garten")
+    rose = make_product("Rose", category=garden, stock=1)
+    make_product("Tulpe", category=garden)
+
+    def garden_count(url="/products"):
+        html = client.get(url).text
+        return re.search(r'category=garten[^"]*"[^>]*>Garten <span class="count">(\d+)', html).group(1)
+
+    assert garden_count() == "2" and garden_count("/products?in_stock=1") == "2"
+    rose.stock = 0
+    rose.save()
+    assert garden_count("/products?in_stock=1") == "1"
+    rose.active = False
+    rose.save()
+    assert garden_count() == "1"

@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 from peewee import (
+    BigIntegerField,
     BooleanField,
     CharField,
     Check,
@@ -144,3 +145,14 @@ class PriceChange(BaseModel):
 
     class Meta:
         indexes = ((("product", "changed_at"), False),)
+
+
+class CatalogVersion(BaseModel):
+    """Changes (by database triggers) whenever categories or listed products change."""
+
+    epoch = CharField()
+    version = BigIntegerField()
+
+    @classmethod
+    def current(cls) -> tuple[str, int]:
+        return cls.select(cls.epoch, cls.version).where(cls.id == 1).tuples().get()

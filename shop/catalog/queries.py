@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Callable, Hashable
 
 from peewee import fn
 
-from .models import Category, Product, ProductImage
+from .models import CatalogVersion, Category, Product, ProductImage
 from .search import matching, terms
 
 FEATURED_SIZE = 12
@@ -67,6 +70,35 @@ class Listing:
         return numbers
 
 
+class VersionedCache:
+    """Results that stay valid while the catalogue version stays the same (LRU, per process)."""
+
+    def __init__(self, size: int = 1024):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version: tuple[str, int], key: Hashable, compute: Callable):
+        key = (version, key)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+cache = VersionedCache()
+
+
+def category_tree(version: tuple[str, int]) -> list[Category]:
+    return cache.get(version, "tree", Category.tree)
+
+
 class CategoryNotFound(LookupError):
     pass
 
@@ -79,7 +111,7 @@ def home_page() -> HomePage:
     visible = Product.visible()
     featured = visible.where(Product.featured == True)  # noqa: E712
     return HomePage(
-        categories=Category.tree(),
+        categories=category_tree(CatalogVersion.current()),
         featured=list(featured.order_by(Product.created_at.desc()).limit(FEATURED_SIZE)),
         newest=list(visible.order_by(Product.created_at.desc(), Product.id.desc()).limit(NEWEST_SIZE)),
     )
@@ -89,7 +121,7 @@ def product_page(slug: str) -> ProductPage | None:
     product = Product.visible().where(Product.slug == slug).get_or_none()
     if product is None:
         return None
-    categories = Category.tree()
+    categories = category_tree(CatalogVersion.current())
     by_id = {c.id: c for c in categories}
     breadcrumb = [product.category]
     if product.category.parent_id:
@@ -105,7 +137,8 @@ def product_page(slug: str) -> ProductPage | None:
 
 
 def listing(filters: dict, page_size: int) -> Listing:
-    categories = Category.tree()
+    version = CatalogVersion.current()
+    categories = category_tree(version)
     category = None
     if filters["category"]:
         category = next((c for c in categories if c.slug == filters["category"]), None)
@@ -124,7 +157,8 @@ def listing(filters: dict, page_size: int) -> Listing:
     if filters["in_stock"]:
         query = query.where(Product.stock > 0)
 
-    counts = _counts_per_category(query, categories)
+    counts_key = ("counts", tuple(words), filters["min_price"], filters["max_price"], filters["in_stock"])
+    counts = cache.get(version, counts_key, lambda: _counts_per_category(query, categories))
     if category is None:
         total = sum(counts[c.id] for c in categories if c.parent_id is None)
     else:
