@@ -6,15 +6,18 @@ connection in a worker thread for the duration of one call.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
+import weakref
 from pathlib import Path
 from typing import Callable, TypeVar
 from urllib.parse import urlparse
 
+import anyio
 from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
 from playhouse.migrations import Runner
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
-from starlette.concurrency import run_in_threadpool
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -30,8 +33,12 @@ SQLITE_PRAGMAS = {
     "foreign_keys": 1,
     "busy_timeout": 10_000,
     "cache_size": -32_000,
+    "mmap_size": 1 << 30,
     "temp_store": "memory",
 }
+# Two cores: more threads than this only queue up behind the GIL and each other,
+# and a few warm connections beat many cold ones.
+DB_THREADS = 8
 
 
 class BaseModel(Model):
@@ -102,9 +109,16 @@ def with_connection(fn: Callable[..., T], *args, **kwargs) -> T:
         return fn(*args, **kwargs)
 
 
+_limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 async def run_db(fn: Callable[..., T], *args, **kwargs) -> T:
     """Run `fn` in a worker thread with a database connection held for the call."""
-    return await run_in_threadpool(with_connection, fn, *args, **kwargs)
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop) or _limiters.setdefault(loop, anyio.CapacityLimiter(DB_THREADS))
+    return await anyio.to_thread.run_sync(
+        functools.partial(with_connection, fn, *args, **kwargs), limiter=limiter
+    )
 
 
 def ping() -> bool:

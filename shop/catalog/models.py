@@ -107,6 +107,14 @@ class Product(BaseModel):
     def visible(cls):
         return cls.select(cls, Category).join(Category).where(cls.active == True)  # noqa: E712
 
+    @classmethod
+    def cards(cls):
+        """Active products with just what a product card shows."""
+        return cls.select(
+            cls.id, cls.slug, cls.name, cls.image, cls.price_cents, cls.stock,
+            cls.content_quantity, cls.content_unit,
+        ).where(cls.active == True)  # noqa: E712
+
     def lowest_price_since(self, days: int = 30) -> int:
         """The lowest price of the last `days` days, as PAngV §11 asks next to a reduction."""
         since = now() - dt.timedelta(days=days)

@@ -108,12 +108,12 @@ class PageNotFound(LookupError):
 
 
 def home_page() -> HomePage:
-    visible = Product.visible()
-    featured = visible.where(Product.featured == True)  # noqa: E712
+    cards = Product.cards()
+    featured = cards.where(Product.featured == True)  # noqa: E712
     return HomePage(
         categories=category_tree(CatalogVersion.current()),
         featured=list(featured.order_by(Product.created_at.desc()).limit(FEATURED_SIZE)),
-        newest=list(visible.order_by(Product.created_at.desc(), Product.id.desc()).limit(NEWEST_SIZE)),
+        newest=list(cards.order_by(Product.created_at.desc(), Product.id.desc()).limit(NEWEST_SIZE)),
     )
 
 
@@ -127,7 +127,7 @@ def product_page(slug: str) -> ProductPage | None:
     if product.category.parent_id:
         breadcrumb.insert(0, by_id[product.category.parent_id])
     related = (
-        Product.visible()
+        Product.cards()
         .where((Product.category == product.category_id) & (Product.id != product.id))
         .order_by(Product.featured.desc(), Product.created_at.desc())
         .limit(RELATED_SIZE)
@@ -170,13 +170,20 @@ def listing(filters: dict, page_size: int) -> Listing:
     page = filters["page"]
     if page > pages:
         raise PageNotFound(page)
-    products = (
-        query.select_extend(Category)
-        .join_from(Product, Category)
-        .order_by(*_ordering(filters["sort"], rank))
-        .paginate(page, page_size)
-    )
+    page_key = counts_key + (category and category.id, filters["sort"], page, page_size)
+    ids = cache.get(version, page_key, lambda: [
+        row[0] for row in query.select(Product.id)
+        .order_by(*_ordering(filters["sort"], rank)).paginate(page, page_size).tuples()
+    ])
+    products = _products_in_order(ids)
     return Listing(filters, categories, category, list(products), total, page, pages, counts)
+
+
+def _products_in_order(ids: list[int]) -> list[Product]:
+    if not ids:
+        return []
+    rows = {p.id: p for p in Product.cards().where(Product.id.in_(ids))}
+    return [rows[i] for i in ids if i in rows]
 
 
 def _euros(cents: int | None) -> str:
