@@ -109,6 +109,7 @@ def test_pages_run_a_fixed_number_of_queries_whatever_the_catalogue_size(
     top = make_category("Garten")
     sub = make_category("Pflanzen", parent=top)
     make_product("Rose", slug="rose", category=sub)
+    make_product("Rosenschere", category=sub)
     urls = ["/", "/products", "/products?q=rose", f"/products?category={sub.slug}&sort=price_asc",
             "/products/rose"]
     small = {url: _queries(client, url) for url in urls}

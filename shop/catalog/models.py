@@ -75,6 +75,9 @@ class Product(BaseModel):
     class Meta:
         indexes = (
             (("active", "category", "price_cents"), False),
+            (("active", "category", "featured", "created_at"), False),
+            (("active", "category", "created_at"), False),
+            (("active", "category", "name"), False),
             (("active", "featured", "created_at"), False),
             (("active", "created_at"), False),
             (("active", "price_cents"), False),

@@ -121,19 +121,21 @@ def product_page(slug: str) -> ProductPage | None:
     product = Product.visible().where(Product.slug == slug).get_or_none()
     if product is None:
         return None
-    categories = category_tree(CatalogVersion.current())
+    version = CatalogVersion.current()
+    categories = category_tree(version)
     by_id = {c.id: c for c in categories}
     breadcrumb = [product.category]
     if product.category.parent_id:
         breadcrumb.insert(0, by_id[product.category.parent_id])
-    related = (
-        Product.cards()
-        .where((Product.category == product.category_id) & (Product.id != product.id))
+    related_ids = cache.get(version, ("related", product.category_id), lambda: [
+        row[0] for row in Product.cards().select(Product.id)
+        .where(Product.category == product.category_id)
         .order_by(Product.featured.desc(), Product.created_at.desc())
-        .limit(RELATED_SIZE)
-    )
+        .limit(RELATED_SIZE + 1).tuples()
+    ])
+    related = _products_in_order([i for i in related_ids if i != product.id][:RELATED_SIZE])
     images = ProductImage.select().where(ProductImage.product == product).order_by(ProductImage.position)
-    return ProductPage(product, categories, breadcrumb, list(images), list(related))
+    return ProductPage(product, categories, breadcrumb, list(images), related)
 
 
 def listing(filters: dict, page_size: int) -> Listing:
