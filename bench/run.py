@@ -119,6 +119,11 @@ def sample_paths(path: Path, rng: random.Random) -> dict[str, list[str]]:
         "listing /products": [f"/products?page={n}" for n in range(1, 6)],
         "category": [f"/products?category={c.slug}" for c in tops],
         "search ?q=WORD": [f"/products?q={urllib.request.quote(w)}" for w in SEARCH_WORDS],
+        # Two thousand different searches: too many for the cache, so most are computed.
+        "search, uncached": [
+            f"/products?q={urllib.request.quote(f'{a} {n}'.lower())}"
+            for a in ADJECTIVES for n in sorted(set(sum(NOUNS.values(), [])))
+        ][:2000],
         "product page": [f"/products/{s}" for s in rng.sample(slugs, min(200, len(slugs)))],
         f"category+sort+page {deep_page}": [
             f"/products?category={deepest.slug}&sort=price_asc&page={deep_page}",

@@ -63,7 +63,7 @@ def test_header_search_finds_products(page):
 def test_filter_by_category_stock_and_price(page, javascript):
     page.goto("/products")
     mark_page(page, javascript)
-    facets = page.get_by_role("navigation", name="Kategorien").last
+    facets = page.get_by_role("navigation", name="Nach Kategorie filtern")
     facets.get_by_role("link", name=re.compile(r"^Garten \d+")).click()
     expect(page.locator(f"{RESULTS} h2")).to_contain_text("in Garten")
     expect(page).to_have_url(re.compile(r"category=garten"))

@@ -16,6 +16,7 @@ from shop import catalog, health, legal, theme
 from shop.config import Settings
 from shop.db import connect
 from shop.security import (
+    BodySizeLimitMiddleware,
     CsrfFailure,
     SecurityHeadersMiddleware,
     SessionLifetimeMiddleware,
@@ -27,6 +28,7 @@ log = logging.getLogger("shop")
 
 # Routes that may change state without a CSRF token; each checks a signature of its own.
 CSRF_EXEMPT: set[str] = set()
+MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     middleware = [
         Middleware(SecurityHeadersMiddleware),
+        Middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES),
         Middleware(GZipMiddleware, minimum_size=1000),
         Middleware(
             SessionMiddleware,

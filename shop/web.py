@@ -103,6 +103,11 @@ def install_url_helpers(router) -> None:
     env.globals.update(url=url, static=static_url, media=media_url)
 
 
+def url_path(name: str, query: dict | None = None, **path_params) -> str:
+    """The path (and query) of a named route, as templates build it with `url()`."""
+    return env.globals["url"](name, query=query, **path_params)
+
+
 @cache
 def static_url(path: str) -> str:
     """A cache-busting URL: the file's content hash in the query string."""

@@ -146,3 +146,28 @@ def test_counts_follow_changes_to_the_catalogue(client, make_category, make_prod
     rose.active = False
     rose.save()
     assert garden_count() == "1"
+
+
+def test_htmx_listing_pushes_a_clean_address(client, make_product):
+    make_product("Tee")
+    response = client.get("/products?q=tee&category=&min_price=&max_price=&sort=relevance&in_stock=1",
+                          headers={"HX-Request": "true"})
+    assert response.headers["hx-push-url"] == "/products?q=tee&in_stock=1"
+
+
+def test_a_server_error_shows_the_shops_own_500_page(settings, tmp_path):
+    from dataclasses import replace
+
+    from starlette.testclient import TestClient
+
+    from shop.app import create_app
+
+    # A database file that is not a database: every query fails.
+    broken = tmp_path / "broken.sqlite3"
+    broken.write_bytes(b"this is not a database" * 100)
+    app = create_app(replace(settings, database_url=f"sqlite:///{broken}"))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/products")
+    assert response.status_code == 500
+    assert "Bei uns ist etwas schiefgelaufen" in response.text
+    assert 'class="site-header"' in response.text

@@ -135,3 +135,10 @@ def test_wrong_method_is_a_clean_405(client):
     assert response.status_code in (403, 405)
     assert client.delete("/products/x").status_code in (403, 405)
     assert "site-header" in client.put("/").text
+
+
+def test_oversized_bodies_are_refused_before_reading(client):
+    token = token_from(client.get("/").text)
+    response = client.post("/theme", data={"csrf_token": token, "theme": "dark", "junk": "x" * 2_000_000})
+    assert response.status_code == 413
+    assert "theme" not in client.cookies

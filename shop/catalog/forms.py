@@ -12,7 +12,7 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.validators import Length, NumberRange, Optional, ValidationError
+from wtforms.validators import Length, NumberRange, Optional, StopValidation, ValidationError
 
 from shop.i18n import FormMeta
 from shop.i18n import lazy_gettext as _l
@@ -44,6 +44,10 @@ class EuroField(DecimalField):
             self.data = None
             raise ValueError(_l("Please enter an amount in euros, e.g. 12,50."))
         self.data = value
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()  # "not an amount" says it all; skip the range check
 
 
 class FilterForm(Form):

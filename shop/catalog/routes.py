@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from shop.db import run_db
-from shop.web import render
+from shop.web import is_htmx, render, url_path
 
 from . import queries
 from .forms import FilterForm
@@ -34,6 +34,9 @@ async def product_list(request: Request):
         {"form": form, "listing": listing},
         fragment="fragments/catalog/results.html",
         status_code=400 if form.errors else 200,
+        # The address bar shows the filters in use, not every empty form field.
+        headers={"HX-Push-Url": url_path("catalog:product_list", query=listing.query())}
+        if is_htmx(request) else None,
     )
 
 

@@ -1,0 +1,53 @@
+"""The SQLite settings that keep orders safe and writers from failing halfway."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from shop.catalog.models import Category
+from shop.db import db, is_sqlite
+
+pytestmark = pytest.mark.usefixtures("app")
+
+
+@pytest.fixture(autouse=True)
+def sqlite_only(settings):
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite settings")
+
+
+def pragma(name: str):
+    return db.execute_sql(f"PRAGMA {name}").fetchone()[0]
+
+
+def test_sqlite_runs_in_wal_mode_with_durable_commits(database):
+    assert is_sqlite()
+    assert pragma("journal_mode") == "wal"
+    assert pragma("synchronous") == 2  # FULL: a committed transaction survives a power cut
+    assert pragma("foreign_keys") == 1
+    assert pragma("busy_timeout") >= 5000
+
+
+def test_write_transactions_take_the_write_lock_up_front(database, settings):
+    """A second writer waits at BEGIN instead of failing after it has read."""
+    order = []
+    with db.atomic():
+        Category.create(slug="a", name="A")
+        started = threading.Event()
+
+        def other_writer():
+            with db.connection_context():
+                started.set()
+                with db.atomic():
+                    order.append("other")
+                    Category.create(slug="b", name="B")
+
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        started.wait()
+        thread.join(timeout=0.5)
+        order.append("first")
+    thread.join()
+    assert order == ["first", "other"]
+    assert Category.select().count() == 2
