@@ -13,8 +13,9 @@ from starlette.routing import Mount
 from starlette_wtf import CSRFProtectMiddleware
 
 from shop import catalog, health, legal, theme
+from shop.catalog.queries import navigation
 from shop.config import Settings
-from shop.db import connect
+from shop.db import connect, run_db
 from shop.security import (
     BodySizeLimitMiddleware,
     CsrfFailure,
@@ -79,9 +80,12 @@ async def http_error(request: Request, exc: HTTPException):
     if is_htmx(request):
         # The target of the failed request may be a small part of the page.
         headers.update({"HX-Retarget": "#main", "HX-Reswap": "innerHTML"})
+    context = {"status": exc.status_code}
+    if exc.status_code == 404 and not is_htmx(request):
+        context["nav_categories"] = await run_db(navigation)
     template = "errors/404.html" if exc.status_code == 404 else "errors/error.html"
     return render(
-        request, template, {"status": exc.status_code},
+        request, template, context,
         fragment="fragments/errors/message.html", status_code=exc.status_code, headers=headers,
     )
 

@@ -25,13 +25,17 @@ def settings(tmp_path) -> Settings:
     return Settings(database_url=url, secret_key="test-secret-key", media_dir=tmp_path / "media")
 
 
-@pytest.fixture
-def app(settings):
+def migrated_app(settings: Settings):
     app = create_app(settings)
     if settings.database_url.startswith("postgres"):
         reset_postgres_schema()
     migrate()
-    yield app
+    return app
+
+
+@pytest.fixture
+def app(settings):
+    yield migrated_app(settings)
     db.close_all()
 
 

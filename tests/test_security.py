@@ -12,7 +12,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from shop.app import create_app
+from tests.conftest import migrated_app
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -48,7 +48,7 @@ def test_pages_send_the_security_headers(client):
 
 
 def test_hsts_and_secure_host_cookie_over_https(settings):
-    app = create_app(replace(settings, base_url="https://shop.example"))
+    app = migrated_app(replace(settings, base_url="https://shop.example"))
     with TestClient(app, base_url="https://shop.example") as client:
         response = client.get("/healthz")
         assert response.headers["strict-transport-security"].startswith("max-age=63072000")

@@ -99,6 +99,11 @@ def category_tree(version: tuple[str, int]) -> list[Category]:
     return cache.get(version, "tree", Category.tree)
 
 
+def navigation() -> list[Category]:
+    """The categories for the header of any page."""
+    return category_tree(CatalogVersion.current())
+
+
 class CategoryNotFound(LookupError):
     pass
 
