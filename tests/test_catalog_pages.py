@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playhouse.test_utils import count_queries
 
 from shop.catalog.models import PriceChange, Product
@@ -171,3 +172,18 @@ def test_a_server_error_shows_the_shops_own_500_page(settings, tmp_path):
     assert response.status_code == 500
     assert "Bei uns ist etwas schiefgelaufen" in response.text
     assert 'class="site-header"' in response.text
+
+
+@pytest.mark.parametrize("path", ["/products/%00", "/products/" + "a" * 5000, "/products/Bio-M%C3%BCsli",
+                                  "/products/x%27%20OR%201=1--", "/products/..%2F..%2Fetc"])
+def test_odd_product_addresses_are_a_plain_404(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "Diese Seite haben wir nicht gefunden" in response.text
+
+
+def test_nul_bytes_in_parameters_are_harmless(client, make_product):
+    make_product("Tee")
+    assert client.get("/products?q=%00tee").status_code == 200
+    assert client.get("/products?category=%00").status_code == 404
+    assert client.get("/products?sort=%00").status_code == 400

@@ -1,20 +1,25 @@
-"""The SQLite settings that keep orders safe and writers from failing halfway."""
+"""The SQLite settings that keep orders safe and writers from failing halfway.
+
+These run on SQLite whatever DATABASE_URL says: they are about SQLite itself.
+"""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 
 from shop.catalog.models import Category
 from shop.db import db, is_sqlite
+from tests.conftest import migrated_app
 
-pytestmark = pytest.mark.usefixtures("app")
 
-
-@pytest.fixture(autouse=True)
-def sqlite_only(settings):
-    if not settings.database_url.startswith("sqlite"):
-        pytest.skip("SQLite settings")
+@pytest.fixture
+def database(settings, tmp_path):
+    migrated_app(replace(settings, database_url=f"sqlite:///{tmp_path / 'sqlite.db'}"))
+    with db.connection_context():
+        yield db
+    db.close_all()
 
 
 def pragma(name: str):
@@ -29,7 +34,7 @@ def test_sqlite_runs_in_wal_mode_with_durable_commits(database):
     assert pragma("busy_timeout") >= 5000
 
 
-def test_write_transactions_take_the_write_lock_up_front(database, settings):
+def test_write_transactions_take_the_write_lock_up_front(database):
     """A second writer waits at BEGIN instead of failing after it has read."""
     order = []
     with db.atomic():

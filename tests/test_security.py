@@ -40,7 +40,7 @@ def test_pages_send_the_security_headers(client):
     csp = headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
-    assert "default-src 'none'" in csp
+    assert "default-src 'none'" in csp and "base-uri 'none'" in csp and "form-action 'self'" in csp
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
     assert headers["x-frame-options"] == "DENY"

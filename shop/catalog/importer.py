@@ -18,7 +18,7 @@ from typing import Callable
 from shop.db import db
 from shop.i18n import _
 
-from .models import CONTENT_UNITS, VAT_RATES, Category, Product, ProductImage
+from .models import CONTENT_UNITS, SLUG, VAT_RATES, Category, Product, ProductImage
 from .search import index_products
 
 CATEGORY_COLUMNS = {"slug", "name", "parent", "position", "description"}
@@ -31,7 +31,6 @@ REQUIRED_PRODUCT_COLUMNS = {"sku", "name", "category", "price"}
 IMAGE_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".webp"}
 MAX_PRICE_CENTS = 100_000_000
 MAX_STOCK = 10_000_000
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TRUE = {"1", "true", "yes", "ja", "x"}
 _FALSE = {"0", "false", "no", "nein", ""}
@@ -87,7 +86,7 @@ def _import_categories(rows: list[dict], progress: Progress) -> ImportResult:
     for line, row in enumerate(rows, start=2):
         row = {k: (v or "").strip() for k, v in row.items() if k}
         problems = []
-        if not _SLUG.match(row.get("slug", "")):
+        if not SLUG.fullmatch(row.get("slug", "")):
             problems.append(_("slug must be lowercase letters, digits and hyphens"))
         elif row["slug"] in seen:
             problems.append(_("slug %(slug)s appears twice", slug=row["slug"]))
@@ -201,7 +200,7 @@ def _validate_product(row: dict, categories: dict, csv_dir: Path) -> tuple[dict,
     values["name"] = name
 
     slug = row.get("slug") or slugify(name)
-    if not _SLUG.match(slug) or len(slug) > 200:
+    if not SLUG.fullmatch(slug) or len(slug) > 200:
         problems.append(_("slug must be lowercase letters, digits and hyphens"))
     values["slug"] = slug
 

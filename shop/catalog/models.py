@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 from peewee import (
@@ -19,6 +20,7 @@ from peewee import (
 
 from shop.db import BaseModel, now
 
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*", re.ASCII)
 VAT_RATES = (19, 7)
 CONTENT_UNITS = ("g", "kg", "ml", "l", "m")
 # The unit a German unit price is quoted in (PAngV §4), and how many content

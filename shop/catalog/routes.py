@@ -10,6 +10,7 @@ from shop.web import is_htmx, render, url_path
 
 from . import queries
 from .forms import FilterForm
+from .models import SLUG
 
 
 async def home(request: Request):
@@ -41,7 +42,8 @@ async def product_list(request: Request):
 
 
 async def product_detail(request: Request):
-    page = await run_db(queries.product_page, request.path_params["slug"])
+    slug = request.path_params["slug"]
+    page = await run_db(queries.product_page, slug) if SLUG.fullmatch(slug) else None
     if page is None:
         raise HTTPException(404, "No such product.")
     return render(request, "catalog/product.html", {"page": page})
