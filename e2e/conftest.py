@@ -51,11 +51,12 @@ def base_url(tmp_path_factory):
     data = tmp_path_factory.mktemp("shop")
     env = dict(os.environ, DEBUG="1", SECRET_KEY="e2e-secret", MEDIA_DIR=str(data / "media"))
     if env.get("DATABASE_URL", "").startswith("postgres"):
+        env["DEMO_DATABASE_URL"] = env["DATABASE_URL"]
         subprocess.run([sys.executable, "-c", "import os; from shop.db import connect, "
                         "reset_postgres_schema; connect(os.environ['DATABASE_URL']); reset_postgres_schema()"],
                        env=env, check=True)
     else:
-        env["DATABASE_URL"] = f"sqlite:///{data / 'demo.sqlite3'}"
+        env["DEMO_DATABASE_URL"] = f"sqlite:///{data / 'demo.sqlite3'}"
     port = _free_port()
     log = (data / "server.log").open("w")
     process = subprocess.Popen(

@@ -128,3 +128,30 @@ def test_unknown_page_is_a_friendly_404(page):
     response = page.goto("/products/gibt-es-nicht")
     assert response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Diese Seite haben wir nicht gefunden")
+
+
+def test_back_restores_the_filters_as_they_were(page, javascript):
+    page.goto("/products")
+    search = page.get_by_role("searchbox", name="Suche", exact=True)
+    search.fill("tee")
+    page.get_by_label("Sortieren nach").select_option("price_desc")
+    if not javascript:
+        page.get_by_role("button", name="Ergebnisse anzeigen").click()
+    expect(page).to_have_url(re.compile(r"q=tee.*sort=price_desc|sort=price_desc.*q=tee"))
+    facets = page.get_by_role("navigation", name="Nach Kategorie filtern")
+    facets.get_by_role("link", name=re.compile(r"^Lebensmittel \d+")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Suche: tee")
+    expect(page).to_have_url(re.compile(r"category=lebensmittel"))
+    page.go_back()
+    expect(page).not_to_have_url(re.compile(r"category=[a-z]"))
+    expect(page.get_by_role("searchbox", name="Suche", exact=True)).to_have_value("tee")
+    expect(page.get_by_label("Sortieren nach")).to_have_value("price_desc")
+
+
+def test_keyboard_focus_follows_a_page_change(page, javascript):
+    page.goto("/products")
+    page.get_by_role("navigation", name="Seiten").get_by_role("link", name="Seite 2").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(f"{RESULTS} .page-of")).to_contain_text("Seite 2 von")
+    if javascript:
+        expect(page.get_by_role("heading", level=1)).to_be_focused()

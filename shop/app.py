@@ -81,7 +81,7 @@ async def http_error(request: Request, exc: HTTPException):
         # The target of the failed request may be a small part of the page.
         headers.update({"HX-Retarget": "#main", "HX-Reswap": "innerHTML"})
     context = {"status": exc.status_code}
-    if exc.status_code == 404 and not is_htmx(request):
+    if not is_htmx(request):
         context["nav_categories"] = await run_db(navigation)
     template = "errors/404.html" if exc.status_code == 404 else "errors/error.html"
     return render(

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--demo", action="store_true",
-                       help="serve a fresh database holding the demo catalogue")
+                       help="serve a fresh demo database (DEMO_DATABASE_URL, default data/demo.sqlite3)")
 
     commands.add_parser("migrate", help="apply pending database migrations")
 
@@ -73,8 +73,9 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     if args.demo:
+        # The demo gets a database of its own; DATABASE_URL may name real data.
         os.environ.setdefault("DEBUG", "1")
-        os.environ.setdefault("DATABASE_URL", f"sqlite:///{DEMO_DATABASE}")
+        os.environ["DATABASE_URL"] = os.environ.get("DEMO_DATABASE_URL", f"sqlite:///{DEMO_DATABASE}")
     settings = _settings()
     from shop.db import connect, migrate
 

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_wtf.util import generate_csrf, validate_csrf
@@ -72,13 +71,14 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length", "0")
-        if not declared.isdigit() or int(declared) > self.max_bytes:
-            await PlainTextResponse("Request body too large.", status_code=413)(scope, receive, send)
-            return
+        too_large = not declared.isdigit() or int(declared) > self.max_bytes
         received = 0
 
         async def limited_receive() -> Message:
+            # Raised where the body is read, so the shop's own error page answers.
             nonlocal received
+            if too_large:
+                raise HTTPException(413, "Request body too large.")
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:

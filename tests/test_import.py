@@ -105,13 +105,32 @@ def test_categories_file_builds_two_levels(tmp_path, settings, database):
     ], header=["slug", "name", "parent", "position", "description"])
     with pytest.raises(ImportFailed) as failure:
         import_csv(file, settings.media_dir)
-    assert failure.value.errors == ["Zeile 4: Kategorien haben nur zwei Ebenen"]
+    assert failure.value.errors == ["Zeile 3: Kategorien haben nur zwei Ebenen",
+                                    "Zeile 4: Kategorien haben nur zwei Ebenen"]
     write_csv(file, [
         {"slug": "garten", "name": "Garten", "parent": "", "position": "1"},
         {"slug": "pflanzen", "name": "Pflanzen", "parent": "garten", "position": "1"},
     ], header=["slug", "name", "parent", "position", "description"])
     import_csv(file, settings.media_dir)
     assert Category.get(Category.slug == "pflanzen").parent.slug == "garten"
+
+    header = ["slug", "name", "parent"]
+    for rows in ([{"slug": "garten", "name": "Garten", "parent": "garten"}],       # its own parent
+                 [{"slug": "kueche", "name": "Küche", "parent": ""},
+                  {"slug": "garten", "name": "Garten", "parent": "kueche"}],       # has children
+                 [{"slug": "samen", "name": "Samen", "parent": "pflanzen"}]):      # a third level
+        with pytest.raises(ImportFailed):
+            import_csv(write_csv(file, rows, header=header), settings.media_dir)
+    assert Category.get(Category.slug == "garten").parent is None
+
+
+def test_children_may_come_before_their_new_parent(tmp_path, settings, database):
+    file = write_csv(tmp_path / "c.csv", [
+        {"slug": "rosen", "name": "Rosen", "parent": "garten"},
+        {"slug": "garten", "name": "Garten", "parent": ""},
+    ], header=["slug", "name", "parent"])
+    import_csv(file, settings.media_dir)
+    assert Category.get(Category.slug == "rosen").parent.slug == "garten"
 
 
 def test_demo_catalogue_is_complete(demo, database):

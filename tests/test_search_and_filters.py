@@ -102,7 +102,8 @@ def test_filters_combine(client, shelf):
     {"min_price": "-1"}, {"min_price": "abc"}, {"max_price": "NaN"}, {"max_price": "1e400"},
     {"min_price": "inf"}, {"min_price": "10", "max_price": "5"}, {"max_price": "99999999999"},
     {"page": "0"}, {"page": "-3"}, {"page": "zwei"}, {"page": "1.5"}, {"page": "99999999999999999999"},
-    {"sort": "price; DROP TABLE product"}, {"q": "x" * 201},
+    {"sort": "price; DROP TABLE product"}, {"q": "x" * 201}, {"page": "1_0"}, {"page": "+2"},
+    {"page": "١"}, {"min_price": "1e5"}, {"min_price": "1_000"}, {"max_price": "12,505"},
 ])
 def test_bad_parameters_get_a_clear_message_not_a_500(client, shelf, params):
     response = client.get("/products", params=params)
@@ -129,7 +130,8 @@ def test_pagination_with_numbered_links(client, make_category, make_product):
     last = client.get("/products?sort=price_asc&page=3")
     assert names(last.text) == [f"Buch {n:02d}" for n in range(48, 60)]
     assert 'rel="prev"' in last.text and 'rel="next"' not in last.text
-    assert client.get("/products?sort=price_asc&page=4").status_code == 404
+    beyond = client.get("/products?sort=price_asc&page=9")
+    assert beyond.status_code == 302 and beyond.headers["location"] == "/products?sort=price_asc&page=3"
 
 
 def test_empty_result_explains_itself(client, shelf):
@@ -143,3 +145,26 @@ def test_filter_form_works_as_plain_get_without_javascript(client, shelf):
     form = re.search(r'<form id="catalog-filters"[^>]*>', html, re.S).group(0)
     assert 'method="get"' in form and 'action="/products"' in form
     assert 'hx-push-url="true"' in form and "delay:300ms" in form
+
+
+@pytest.mark.parametrize("typed,cents", [("12,50", 1250), ("12.50", 1250), ("1.000", 100000),
+                                         ("1.234,50 €", 123450), ("12,5", 1250), ("7", 700)])
+def test_prices_typed_the_german_way(client, make_product, typed, cents):
+    make_product("Knapp darunter", price_cents=cents - 1)
+    make_product("Genau", price_cents=cents)
+    response = client.get("/products", params={"min_price": typed})
+    assert response.status_code == 200
+    assert names(response.text) == ["Genau"]
+
+
+def test_search_does_not_fold_english_words_into_german_ones(client, make_product):
+    make_product("Bluetooth-Lautsprecher")
+    make_product("Blumenvase")
+    assert names(client.get("/products?q=blue").text) == ["Bluetooth-Lautsprecher"]
+
+
+@pytest.mark.parametrize("query", ["🍎", "*", "-", '"'])
+def test_a_search_without_words_finds_nothing(client, shelf, query):
+    html = client.get("/products", params={"q": query}).text
+    assert names(html) == []
+    assert "0 Treffer" in html

@@ -1,7 +1,8 @@
 """The catalogue's filter form: validates every query parameter of `/products`."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from wtforms import (
     BooleanField,
@@ -21,7 +22,7 @@ MAX_PRICE_EUROS = 1_000_000
 MAX_PAGE = 10_000
 
 SORTS = {
-    "relevance": _l("Relevance"),
+    "relevance": _l("Recommended"),
     "price_asc": _l("Price: low to high"),
     "price_desc": _l("Price: high to low"),
     "newest": _l("Newest"),
@@ -30,24 +31,42 @@ SORTS = {
 
 
 class EuroField(DecimalField):
-    """An amount in euros; accepts a German decimal comma, refuses NaN and infinity."""
+    """An amount in euros as Germans write it (12,50 · 1.000 · 1.234,50 €) or with a dot (12.50)."""
 
     def process_formdata(self, valuelist):
-        if not valuelist or not valuelist[0].strip():
+        text = valuelist[0].replace("€", "").replace(" ", "").strip() if valuelist else ""
+        if not text:
             self.data = None
             return
-        try:
-            value = Decimal(valuelist[0].strip().replace(",", "."))
-        except InvalidOperation:
-            value = None
-        if value is None or not value.is_finite():
+        if re.fullmatch(r"[0-9]{1,3}(\.[0-9]{3})+(,[0-9]{1,2})?", text):
+            text = text.replace(".", "").replace(",", ".")
+        elif re.fullmatch(r"[0-9]+(,[0-9]{1,2})?", text):
+            text = text.replace(",", ".")
+        elif not re.fullmatch(r"[0-9]+(\.[0-9]{1,2})?", text):
             self.data = None
             raise ValueError(_l("Please enter an amount in euros, e.g. 12,50."))
-        self.data = value
+        self.data = Decimal(text)
 
     def pre_validate(self, form):
         if self.process_errors:
             raise StopValidation()  # "not an amount" says it all; skip the range check
+
+
+class PageField(IntegerField):
+    """A page number: digits only (no signs, underscores or other scripts' digits)."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0]:
+            self.data = None
+            return
+        if not re.fullmatch(r"[0-9]{1,6}", valuelist[0]):
+            self.data = None
+            raise ValueError(_l("There is no such page."))
+        self.data = int(valuelist[0])
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()
 
 
 class FilterForm(Form):
@@ -70,7 +89,7 @@ class FilterForm(Form):
     sort = SelectField(
         _l("Sort by"), choices=[SelectChoice(v, label) for v, label in SORTS.items()], default="relevance"
     )
-    page = IntegerField(
+    page = PageField(
         _l("Page"),
         validators=[Optional(), NumberRange(min=1, max=MAX_PAGE, message=_l("There is no such page."))],
     )

@@ -8,6 +8,7 @@ to the CSV file and are copied into the media folder.
 from __future__ import annotations
 
 import csv
+import filecmp
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -81,6 +82,8 @@ def import_csv(path: Path, media_dir: Path, progress: Progress | None = None) ->
 
 def _import_categories(rows: list[dict], progress: Progress) -> ImportResult:
     existing = {c.slug: c for c in Category.select()}
+    slug_of = {c.id: c.slug for c in existing.values()}
+    stored_parent = {c.slug: slug_of.get(c.parent_id, "") for c in existing.values()}
     seen: dict[str, dict] = {}
     errors = []
     for line, row in enumerate(rows, start=2):
@@ -92,27 +95,30 @@ def _import_categories(rows: list[dict], progress: Progress) -> ImportResult:
             problems.append(_("slug %(slug)s appears twice", slug=row["slug"]))
         if not row.get("name") or len(row["name"]) > 120:
             problems.append(_("name is required (at most 120 characters)"))
-        parent = row.get("parent", "")
-        if parent:
-            parent_row = seen.get(parent)
-            parent_cat = existing.get(parent)
-            if parent_row is None and parent_cat is None:
-                problems.append(_("unknown parent category %(slug)s", slug=parent))
-            elif (parent_row and parent_row.get("parent")) or (parent_cat and parent_cat.parent_id):
-                problems.append(_("categories have two levels only"))
         position = _int(row.get("position") or "0", 0, 100_000)
         if position is None:
             problems.append(_("position must be a whole number"))
         row["position"] = position
         errors.extend(_line_errors(line, problems))
-        seen[row.get("slug", f"#{line}")] = row
+        seen[row.get("slug", f"#{line}")] = row | {"line": line}
+    # Two levels only: a parent must itself be top level, as the file leaves it.
+    parents = {**stored_parent, **{slug: row.get("parent", "") for slug, row in seen.items()}}
+    for slug, row in seen.items():
+        parent = row.get("parent", "")
+        if parent and parent not in parents:
+            errors.append(_("Line %(line)d: %(problem)s", line=row["line"],
+                            problem=_("unknown parent category %(slug)s", slug=parent)))
+        elif parent and (parent == slug or parents.get(parent) or slug in parents.values()):
+            errors.append(_("Line %(line)d: %(problem)s", line=row["line"],
+                            problem=_("categories have two levels only")))
     progress("validate", len(rows), len(rows))
     if errors:
-        raise ImportFailed(errors)
+        raise ImportFailed(sorted(errors, key=_line_number))
 
     result = ImportResult("categories")
     with db.atomic():
-        for row in seen.values():
+        # Top levels first, so a new parent exists before its children.
+        for row in sorted(seen.values(), key=lambda r: bool(r.get("parent"))):
             parent = existing.get(row.get("parent") or "")
             values = dict(name=row["name"], parent=parent, position=row["position"],
                           description=row.get("description", ""))
@@ -275,10 +281,10 @@ def _image_problem(csv_dir: Path, name: str) -> str | None:
 
 
 def _copy_image(source: Path, media_dir: Path) -> str:
-    """Copy into `media/products/` (once per content change); returns the media path."""
+    """Copy into `media/products/` (when new or changed); returns the media path."""
     target = media_dir / "products" / source.name
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists() or target.stat().st_size != source.stat().st_size:
+    if not target.exists() or not filecmp.cmp(source, target, shallow=False):
         shutil.copyfile(source, target)
     return f"products/{source.name}"
 
@@ -290,6 +296,11 @@ def _replace_gallery(product: Product, filenames: list[str]) -> None:
             [dict(product=product, filename=f, alt=product.name, position=i)
              for i, f in enumerate(filenames)]
         ).execute()
+
+
+def _line_number(error: str) -> int:
+    match = re.search(r"\d+", error)
+    return int(match.group()) if match else 0
 
 
 def _line_errors(line: int, problems: list[str]) -> list[str]:

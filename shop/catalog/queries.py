@@ -7,7 +7,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Hashable
 
-from peewee import fn
+from peewee import SQL, fn
+
+from shop.i18n import _
 
 from .models import CatalogVersion, Category, Product, ProductImage
 from .search import matching, terms
@@ -48,16 +50,13 @@ class Listing:
 
     def query(self, **changes) -> dict:
         """URL query parameters for these filters with some changed (e.g. `page=2`)."""
-        f = {**self.filters, **changes}
-        return {
-            "q": f["q"],
-            "category": f["category"],
-            "min_price": _euros(f["min_price"]),
-            "max_price": _euros(f["max_price"]),
-            "in_stock": "1" if f["in_stock"] else "",
-            "sort": "" if f["sort"] == "relevance" else f["sort"],
-            "page": "" if f["page"] == 1 else f["page"],
-        }
+        return query_params(self.filters, **changes)
+
+    @property
+    def heading(self) -> str:
+        if self.filters["q"]:
+            return _("Search: %(query)s", query=self.filters["q"])
+        return self.category.name if self.category else _("All products")
 
     def page_numbers(self, around: int = 2) -> list[int | None]:
         """Page links to show: first, last and a window around the current; None is a gap."""
@@ -109,7 +108,23 @@ class CategoryNotFound(LookupError):
 
 
 class PageNotFound(LookupError):
-    pass
+    def __init__(self, last_page: int):
+        super().__init__(last_page)
+        self.last_page = last_page
+
+
+def query_params(filters: dict, **changes) -> dict:
+    """URL query parameters for `filters` with some changed; defaults are left out."""
+    f = {**filters, **changes}
+    return {
+        "q": f["q"],
+        "category": f["category"],
+        "min_price": _euros(f["min_price"]),
+        "max_price": _euros(f["max_price"]),
+        "in_stock": "1" if f["in_stock"] else "",
+        "sort": "" if f["sort"] == "relevance" else f["sort"],
+        "page": "" if f["page"] == 1 else f["page"],
+    }
 
 
 def home_page() -> HomePage:
@@ -129,9 +144,8 @@ def product_page(slug: str) -> ProductPage | None:
     version = CatalogVersion.current()
     categories = category_tree(version)
     by_id = {c.id: c for c in categories}
-    breadcrumb = [product.category]
-    if product.category.parent_id:
-        breadcrumb.insert(0, by_id[product.category.parent_id])
+    parent = by_id.get(product.category.parent_id)
+    breadcrumb = [parent, product.category] if parent else [product.category]
     related_ids = cache.get(version, ("related", product.category_id), lambda: [
         row[0] for row in Product.cards().select(Product.id)
         .where(Product.category == product.category_id)
@@ -157,6 +171,8 @@ def listing(filters: dict, page_size: int) -> Listing:
     rank = None
     if words:
         query, rank = matching(query, words)
+    elif filters["q"]:
+        query = query.where(SQL("1 = 0"))  # a search without a single word finds nothing
     if filters["min_price"] is not None:
         query = query.where(Product.price_cents >= filters["min_price"])
     if filters["max_price"] is not None:
@@ -176,7 +192,7 @@ def listing(filters: dict, page_size: int) -> Listing:
     pages = max(1, math.ceil(total / page_size))
     page = filters["page"]
     if page > pages:
-        raise PageNotFound(page)
+        raise PageNotFound(pages)
     page_key = counts_key + (category and category.id, filters["sort"], page, page_size)
     ids = cache.get(version, page_key, lambda: [
         row[0] for row in query.select(Product.id)
@@ -209,6 +225,8 @@ def _counts_per_category(query, categories: list[Category]) -> dict[int, int]:
     counts = {c.id: 0 for c in categories}
     parents = {c.id: c.parent_id for c in categories}
     for category_id, count in rows:
+        if category_id not in counts:
+            continue  # not in the two-level tree (a broken import); listed nowhere
         counts[category_id] += count
         if parents[category_id]:
             counts[parents[category_id]] += count

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
 from shop.db import run_db
@@ -27,12 +28,16 @@ async def product_list(request: Request):
         listing = await run_db(queries.listing, filters, page_size)
     except queries.CategoryNotFound:
         raise HTTPException(404, "No such category.")
-    except queries.PageNotFound:
-        raise HTTPException(404, "No such page.")
+    except queries.PageNotFound as gone:
+        # An old link past the end, after products went: show the last page there is.
+        last = url_path("catalog:product_list", query=queries.query_params(filters, page=gone.last_page))
+        return RedirectResponse(last, status_code=302)
     return render(
         request,
         "catalog/list.html",
-        {"form": form, "listing": listing},
+        # After a click on a page or category link, focus moves to the new heading.
+        {"form": form, "listing": listing,
+         "focus_heading": request.headers.get("hx-trigger") != "catalog-filters"},
         fragment="fragments/catalog/results.html",
         status_code=400 if form.errors else 200,
         # The address bar shows the filters in use, not every empty form field.

@@ -1,8 +1,8 @@
 """Full-text search over the catalogue.
 
 SQLite uses an FTS5 table ranked by bm25; PostgreSQL a tsvector with the German
-configuration ranked by ts_rank. Both index text folded by `fold()`, so
-"Müsli", "Muesli" and "musli" all become "musli", at index and at query time.
+configuration ranked by ts_rank. Both index `searchable()` text and search for
+`terms()`, so "Müsli", "Muesli" and "musli" all find a "Müsli".
 """
 from __future__ import annotations
 
@@ -20,18 +20,27 @@ from .models import Category, Product
 MAX_TERMS = 8
 MAX_TERM_LENGTH = 40
 _WORD = re.compile(r"\w+")
-_DIGRAPHS = (("ae", "a"), ("oe", "o"), ("ue", "u"))
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
+def _strip_diacritics(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def fold(text: str) -> str:
-    """Lowercase, strip diacritics and fold German umlaut spellings together."""
-    text = text.lower().replace("ß", "ss")
-    text = "".join(
-        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
-    )
-    for digraph, letter in _DIGRAPHS:
-        text = text.replace(digraph, letter)
-    return text
+    """Lowercase, umlauts spelled out (ü -> ue, ß -> ss), other accents dropped."""
+    return _strip_diacritics(text.lower().translate(_UMLAUTS))
+
+
+def searchable(text: str) -> str:
+    """Text as indexed: folded, and each umlaut word once more without its dots,
+    so "Müsli" is found as "müsli", "muesli" and "musli"."""
+    words = []
+    for word in _WORD.findall(text.lower()):
+        words.append(fold(word))
+        if any(c in word for c in "äöü"):
+            words.append(_strip_diacritics(word.replace("ß", "ss")))
+    return " ".join(words)
 
 
 def terms(query: str) -> list[str]:
@@ -68,7 +77,7 @@ def _documents(products: Iterable[Product]) -> list[tuple[int, str, str]]:
             filter(None, [p.description, category.name, parent and parent.name, p.sku,
                           p.product_identifier, p.manufacturer.split(",")[0]])
         )
-        rows.append((p.id, fold(p.name), fold(body)))
+        rows.append((p.id, searchable(p.name), searchable(body)))
     return rows
 
 
