@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.routing import Mount
 from starlette_wtf import CSRFProtectMiddleware
 
-from shop import catalog, health, legal, theme
+from shop import cart, catalog, checkout, health, legal, orders, theme
 from shop.catalog.queries import navigation
 from shop.config import Settings
 from shop.db import connect, run_db
@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     connect(settings.database_url)
 
     routes = protect_routes(
-        [*catalog.routes, *legal.routes, *theme.routes, *health.routes],
+        [*catalog.routes, *cart.routes, *checkout.routes, *orders.routes, *legal.routes,
+         *theme.routes, *health.routes],
         exempt=CSRF_EXEMPT,
     )
     routes += [

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from shop.config import DATA_DIR, Settings
@@ -28,10 +29,20 @@ def main(argv: list[str] | None = None) -> int:
     import_csv = commands.add_parser("import-csv", help="import a categories or products CSV file")
     import_csv.add_argument("file", type=Path)
 
+    worker = commands.add_parser("worker", help="deliver the mail outbox (and, later, scheduled jobs)")
+    worker.add_argument("--once", action="store_true", help="one round, then exit")
+    worker.add_argument("--interval", type=float, default=5.0, help="seconds between rounds")
+
+    order = commands.add_parser("order", help="move an order to a new state (sends its mail)")
+    order.add_argument("number")
+    order.add_argument("status", choices=["paid", "shipped", "delivered", "cancelled", "refunded"])
+    order.add_argument("--carrier", default="")
+    order.add_argument("--tracking", default="")
+    order.add_argument("--note", default="")
+
     args = parser.parse_args(argv)
-    return {"serve": cmd_serve, "migrate": cmd_migrate, "import-csv": cmd_import_csv}[
-        args.command
-    ](args)
+    return {"serve": cmd_serve, "migrate": cmd_migrate, "import-csv": cmd_import_csv,
+            "worker": cmd_worker, "order": cmd_order}[args.command](args)
 
 
 def _settings() -> Settings:
@@ -66,6 +77,42 @@ def cmd_import_csv(args) -> int:
         return 1
     print(f"\n{result.kind}: {result.created} created, {result.updated} updated, "
           f"{result.unchanged} unchanged.")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from shop.db import connect, with_connection
+    from shop.mail import deliver_due
+
+    settings = _settings()
+    connect(settings.database_url)
+    while True:
+        sent, failed = with_connection(deliver_due, settings.mail)
+        if sent or failed:
+            print(f"mail: {sent} sent, {failed} to retry", flush=True)
+        if args.once:
+            return 0
+        time.sleep(args.interval)
+
+
+def cmd_order(args) -> int:
+    from shop.db import connect, with_connection
+    from shop.orders.models import Order
+    from shop.orders.service import IllegalTransition, transition
+
+    settings = _settings()
+    connect(settings.database_url)
+    order = with_connection(Order.get_or_none, Order.number == args.number)
+    if order is None:
+        print(f"No order {args.number}.", file=sys.stderr)
+        return 2
+    try:
+        order = with_connection(transition, settings, order, args.status, actor="cli", note=args.note,
+                                carrier=args.carrier, tracking_number=args.tracking)
+    except IllegalTransition as refused:
+        print(f"Refused: {refused}", file=sys.stderr)
+        return 1
+    print(f"{order.number}: {order.status}")
     return 0
 
 

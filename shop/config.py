@@ -13,10 +13,42 @@ DATA_DIR = ROOT / "data"
 
 @dataclass(frozen=True)
 class Merchant:
-    """Who sells: shown in the footer now, in the legal texts later."""
+    """Who sells: the footer, the legal texts, the bank details for prepayment."""
 
     name: str = "Kiezkaufhaus GmbH"
+    street: str = "Lindenstraße 12"
+    postcode: str = "10969"
+    city: str = "Berlin"
+    country: str = "Deutschland"
     email: str = "hallo@kiezkaufhaus.example"
+    phone: str = "+49 30 1234567"
+    managing_director: str = "Jana Beispiel"
+    register_court: str = "Amtsgericht Charlottenburg"
+    register_number: str = "HRB 000000 B"
+    vat_id: str = "DE000000000"
+    bank_name: str = "Beispielbank Berlin"
+    iban: str = "DE02 1001 0010 0006 8201 01"
+    bic: str = "PBNKDEFFXXX"
+
+    @classmethod
+    def from_config(cls, config: Config) -> Merchant:
+        return cls(**{
+            name: config(f"MERCHANT_{name.upper()}", default=getattr(cls, name))
+            for name in cls.__dataclass_fields__
+        })
+
+
+@dataclass(frozen=True)
+class Mail:
+    """SMTP delivery; without a host, mail is written to `data/outbox/` as .eml files."""
+
+    host: str = ""
+    port: int = 587
+    user: str = ""
+    password: str = ""
+    starttls: bool = True
+    sender: str = "Kiezkaufhaus <hallo@kiezkaufhaus.example>"
+    outbox_dir: Path = DATA_DIR / "outbox"
 
 
 @dataclass(frozen=True)
@@ -26,6 +58,7 @@ class Shipping:
     germany_cents: int = 490
     eu_cents: int = 1290
     free_from_cents: int = 5000
+    express_cents: int = 990
     delivery_days: str = "2–4"
 
 
@@ -41,6 +74,7 @@ class Settings:
     csrf_time_limit: int = 4 * 3600
     merchant: Merchant = field(default_factory=Merchant)
     shipping: Shipping = field(default_factory=Shipping)
+    mail: Mail = field(default_factory=Mail)
 
     @property
     def https(self) -> bool:
@@ -56,16 +90,23 @@ class Settings:
             debug=debug,
             base_url=config("BASE_URL", default="http://127.0.0.1:8000").rstrip("/"),
             media_dir=Path(config("MEDIA_DIR", default=str(DATA_DIR / "media"))),
-            merchant=Merchant(
-                name=config("MERCHANT_NAME", default=Merchant.name),
-                email=config("MERCHANT_EMAIL", default=Merchant.email),
-            ),
+            merchant=Merchant.from_config(config),
             shipping=Shipping(
                 germany_cents=config("SHIPPING_DE_CENTS", cast=int, default=Shipping.germany_cents),
                 eu_cents=config("SHIPPING_EU_CENTS", cast=int, default=Shipping.eu_cents),
                 free_from_cents=config(
                     "FREE_SHIPPING_FROM_CENTS", cast=int, default=Shipping.free_from_cents
                 ),
+                express_cents=config("SHIPPING_EXPRESS_CENTS", cast=int, default=Shipping.express_cents),
+            ),
+            mail=Mail(
+                host=config("SMTP_HOST", default=""),
+                port=config("SMTP_PORT", cast=int, default=Mail.port),
+                user=config("SMTP_USER", default=""),
+                password=config("SMTP_PASSWORD", default=""),
+                starttls=config("SMTP_STARTTLS", cast=bool, default=True),
+                sender=config("MAIL_FROM", default=Mail.sender),
+                outbox_dir=Path(config("OUTBOX_DIR", default=str(DATA_DIR / "outbox"))),
             ),
         )
         values.update(overrides)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import json
 import weakref
 from pathlib import Path
 from typing import Callable, TypeVar
 from urllib.parse import urlparse
 
 import anyio
-from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase, TextField
 from playhouse.migrations import Runner
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
@@ -39,6 +40,16 @@ SQLITE_PRAGMAS = {
 # Two cores: more threads than this only queue up behind the GIL and each other,
 # and a few warm connections beat many cold ones.
 DB_THREADS = 8
+
+
+class JSONField(TextField):
+    """JSON kept as text, the same on SQLite and PostgreSQL."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
 
 
 class BaseModel(Model):
@@ -89,6 +100,11 @@ def is_postgres() -> bool:
 
 def is_sqlite() -> bool:
     return isinstance(db.obj, SqliteDatabase)
+
+
+def locked(query):
+    """`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's write transactions lock the whole file."""
+    return query.for_update() if is_postgres() else query
 
 
 def migrate() -> list[str]:

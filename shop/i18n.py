@@ -13,7 +13,10 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
 
+from babel import Locale
 from babel.dates import format_date as _format_date
+from babel.dates import format_datetime as _format_datetime
+from babel.dates import get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -23,6 +26,8 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT_LOCALE = "de"
 LOCALES = ("de", "en")
 BABEL_LOCALES = {"de": "de_DE", "en": "en_GB"}
+
+SHOP_TIMEZONE = get_timezone("Europe/Berlin")
 
 _current = contextvars.ContextVar("locale", default=DEFAULT_LOCALE)
 
@@ -88,6 +93,12 @@ def format_date(value: dt.date | dt.datetime) -> str:
     return _format_date(value, format="medium", locale=babel_locale())
 
 
+def format_datetime(value: dt.datetime) -> str:
+    """A stored (UTC) time, shown in the shop's time zone."""
+    return _format_datetime(value.replace(tzinfo=dt.UTC), format="medium",
+                            tzinfo=SHOP_TIMEZONE, locale=babel_locale())
+
+
 @cache
 def _wtforms_translations(locale: str):
     from wtforms.i18n import get_translations
@@ -100,3 +111,7 @@ class FormMeta:
 
     def get_translations(self, form):
         return _wtforms_translations(get_locale())
+
+
+def country_name(code: str) -> str:
+    return Locale.parse(babel_locale()).territories.get(code, code)

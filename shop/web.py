@@ -24,7 +24,8 @@ env = jinja2.Environment(
         jinja2.FileSystemLoader(ROOT / "templates"),
         jinja2.PrefixLoader({"fragments": jinja2.FileSystemLoader(ROOT / "fragments")}),
     ]),
-    autoescape=True,
+    # Mail bodies (.txt) are plain text; everything else is escaped.
+    autoescape=jinja2.select_autoescape(disabled_extensions=("txt",), default=True),
     extensions=["jinja2.ext.i18n"],
     trim_blocks=True,
     lstrip_blocks=True,
@@ -38,7 +39,9 @@ env.install_gettext_callables(
 env.filters["money"] = i18n.format_money
 env.filters["number"] = i18n.format_number
 env.filters["date"] = i18n.format_date
+env.filters["datetime"] = i18n.format_datetime
 env.globals["csrf_token"] = csrf_token
+env.globals["country_name"] = i18n.country_name
 
 
 def is_htmx(request: Request) -> bool:
@@ -62,8 +65,11 @@ def render(
 ) -> HTMLResponse:
     """The full page, or only `fragment` when htmx asked for it."""
     as_fragment = bool(fragment) and is_htmx(request)
+    page_context = base_context(request)
+    if not as_fragment:
+        page_context["messages"] = request.session.pop("flash", [])
     html = env.get_template(fragment if as_fragment else template).render(
-        {**base_context(request), "as_fragment": as_fragment, **(context or {})}
+        {**page_context, "as_fragment": as_fragment, **(context or {})}
     )
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers["Vary"] = "HX-Request"
@@ -76,7 +82,13 @@ def base_context(request: Request) -> dict:
         "settings": request.app.state.settings,
         "theme": theme_of(request),
         "lang": i18n.get_locale(),
+        "cart_count": request.session.get("cart_count", 0),
     }
+
+
+def flash(request: Request, message: str, category: str = "info") -> None:
+    """A message shown once, on the next page this visitor sees."""
+    request.session.setdefault("flash", []).append({"text": message, "category": category})
 
 
 def theme_of(request: Request) -> str:

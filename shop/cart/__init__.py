@@ -1,0 +1,4 @@
+"""The shopping cart."""
+from .routes import routes
+
+__all__ = ["routes"]

@@ -1,0 +1,28 @@
+"""Carts: one per visitor, found by a random token kept in the signed session."""
+from __future__ import annotations
+
+import secrets
+
+from peewee import CharField, Check, DateTimeField, ForeignKeyField, IntegerField
+
+from shop.catalog.models import Product
+from shop.db import BaseModel, JSONField, now
+
+MAX_QUANTITY = 99
+
+
+class Cart(BaseModel):
+    token = CharField(unique=True, default=lambda: secrets.token_urlsafe(24))
+    # What the shopper typed during checkout, kept until the order is placed.
+    checkout = JSONField(default=dict)
+    created_at = DateTimeField(default=now)
+    updated_at = DateTimeField(default=now)
+
+
+class CartLine(BaseModel):
+    cart = ForeignKeyField(Cart, backref="lines", on_delete="CASCADE")
+    product = ForeignKeyField(Product, on_delete="CASCADE")
+    quantity = IntegerField(constraints=[Check("quantity > 0")])
+
+    class Meta:
+        indexes = ((("cart", "product"), True),)

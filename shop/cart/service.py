@@ -1,0 +1,129 @@
+"""Filling and reading carts. Prices and stock always come from the database."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from shop import pricing
+from shop.catalog.models import Product
+from shop.config import Shipping
+from shop.db import db, now
+from shop.i18n import _, ngettext
+
+from .models import MAX_QUANTITY, Cart, CartLine
+
+
+class CartError(ValueError):
+    """Something the shopper asked of the cart that cannot be done; the message says why."""
+
+
+@dataclass
+class CartView:
+    cart: Cart | None
+    items: list[tuple[CartLine, Product]]
+    totals: pricing.Totals
+    country: str
+
+    @property
+    def empty(self) -> bool:
+        return not self.items
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when any line, quantity or price changes: detects a cart edited elsewhere."""
+        parts = [f"{p.id}:{line.quantity}:{p.price_cents}:{p.vat_rate}" for line, p in self.items]
+        return hashlib.sha256("|".join(sorted(parts)).encode()).hexdigest()[:32]
+
+
+def find_cart(token: str | None) -> Cart | None:
+    return Cart.get_or_none(Cart.token == token) if token else None
+
+
+def view(token: str | None, rules: Shipping) -> CartView:
+    cart = find_cart(token)
+    items = []
+    if cart:
+        items = [
+            (line, line.product)
+            for line in CartLine.select(CartLine, Product).join(Product)
+            .where((CartLine.cart == cart) & (Product.active == True))  # noqa: E712
+            .order_by(CartLine.id)
+        ]
+    checkout = cart.checkout if cart else {}
+    country = (checkout.get("shipping") or checkout.get("billing") or {}).get("country", "DE")
+    lines = [line_of(p, line.quantity) for line, p in items]
+    subtotal = sum(line.total_cents for line in lines)
+    try:
+        shipping = pricing.shipping_cost(rules, country, subtotal, checkout.get("delivery", "standard"))
+    except pricing.NoDelivery:
+        shipping = pricing.shipping_cost(rules, "DE", subtotal)
+    return CartView(cart, items, pricing.totals(lines, shipping if lines else 0), country)
+
+
+def line_of(product: Product, quantity: int) -> pricing.Line:
+    return pricing.Line(product.id, product.sku, product.name, product.price_cents,
+                        product.vat_rate, quantity)
+
+
+def add(token: str | None, product_id: int, quantity: int) -> Cart:
+    """Put `quantity` more of a product into the cart (made if needed); returns the cart."""
+    with db.atomic():
+        product = _sellable(product_id)
+        cart = find_cart(token) or Cart.create()
+        line = CartLine.get_or_none((CartLine.cart == cart) & (CartLine.product == product))
+        wanted = quantity + (line.quantity if line else 0)
+        _check_quantity(product, wanted)
+        if line:
+            line.quantity = wanted
+            line.save()
+        else:
+            CartLine.create(cart=cart, product=product, quantity=wanted)
+        _touch(cart)
+    return cart
+
+
+def set_quantity(token: str | None, product_id: int, quantity: int) -> None:
+    """Change a line's quantity; 0 removes it."""
+    cart = find_cart(token)
+    if cart is None:
+        raise CartError(_("Your cart is empty."))
+    with db.atomic():
+        line = CartLine.get_or_none((CartLine.cart == cart) & (CartLine.product == product_id))
+        if line is None:
+            raise CartError(_("This product is not in your cart."))
+        if quantity == 0:
+            line.delete_instance()
+        else:
+            _check_quantity(_sellable(product_id), quantity)
+            line.quantity = quantity
+            line.save()
+        _touch(cart)
+
+
+def item_count(token: str | None) -> int:
+    cart = find_cart(token)
+    if cart is None:
+        return 0
+    return sum(line.quantity for line in CartLine.select(CartLine.quantity).where(CartLine.cart == cart))
+
+
+def _sellable(product_id: int) -> Product:
+    product = Product.get_or_none((Product.id == product_id) & (Product.active == True))  # noqa: E712
+    if product is None:
+        raise CartError(_("This product is not available."))
+    if product.stock <= 0:
+        raise CartError(_("%(name)s is sold out.", name=product.name))
+    return product
+
+
+def _check_quantity(product: Product, quantity: int) -> None:
+    if quantity > product.stock:
+        raise CartError(ngettext(
+            "Only %(num)d of %(name)s is in stock.", "Only %(num)d of %(name)s are in stock.",
+            product.stock, name=product.name))
+    if quantity > MAX_QUANTITY:
+        raise CartError(_("At most %(max)d of one product per order.", max=MAX_QUANTITY))
+
+
+def _touch(cart: Cart) -> None:
+    Cart.update(updated_at=now()).where(Cart.id == cart.id).execute()

@@ -1,0 +1,4 @@
+"""The three-step checkout."""
+from .routes import routes
+
+__all__ = ["routes"]

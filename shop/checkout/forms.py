@@ -1,0 +1,97 @@
+"""The checkout's forms: addresses, delivery and payment, and the final confirmation."""
+from __future__ import annotations
+
+import re
+
+from wtforms import BooleanField, Form, FormField, HiddenField, RadioField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
+
+from shop.i18n import FormMeta, country_name
+from shop.i18n import lazy_gettext as _l
+from shop.pricing import COUNTRIES
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Postcode formats of the countries we deliver to; the rest use five digits.
+POSTCODES = {
+    **dict.fromkeys(["AT", "BE", "BG", "CY", "DK", "HU", "LU", "SI"], r"\d{4}"),
+    **dict.fromkeys(["CZ", "GR", "SE", "SK"], r"\d{3} ?\d{2}"),
+    "NL": r"\d{4} ?[A-Za-z]{2}", "PL": r"\d{2}-\d{3}", "PT": r"\d{4}-\d{3}", "RO": r"\d{6}",
+    "IE": r"[A-Za-z0-9]{3} ?[A-Za-z0-9]{4}", "MT": r"[A-Za-z]{3} ?\d{4}", "LV": r"(LV-)?\d{4}",
+    "LT": r"(LT-)?\d{5}",
+}
+
+
+class ShopForm(Form):
+    class Meta(FormMeta):
+        pass
+
+
+def text(label, max_length: int = 100, required: bool = True):
+    validators = [InputRequired() if required else Optional(), Length(max=max_length)]
+    return StringField(label, validators=validators, filters=[lambda v: v.strip() if v else v])
+
+
+class AddressFields(ShopForm):
+    name = text(_l("First and last name"))
+    company = text(_l("Company (optional)"), required=False)
+    street = text(_l("Street and house number"))
+    postcode = text(_l("Postcode"), max_length=12)
+    city = text(_l("City"), max_length=80)
+    country = SelectField(_l("Country"), default="DE")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.country.choices = sorted(((c, country_name(c)) for c in COUNTRIES), key=lambda c: c[1])
+        # Germany first: most orders go there.
+        self.country.choices.sort(key=lambda c: c[0] != "DE")
+
+    def validate_postcode(self, field):
+        pattern = POSTCODES.get(self.country.data, r"\d{5}")
+        if field.data and not re.fullmatch(pattern, field.data):
+            raise ValidationError(_l("This is not a valid postcode for the chosen country."))
+
+    def validate_street(self, field):
+        if field.data and not re.search(r"\d", field.data):
+            raise ValidationError(_l("Please add the house number."))
+
+
+class AddressForm(ShopForm):
+    email = text(_l("Email address"), max_length=254)
+    billing = FormField(AddressFields)
+    separate_delivery = BooleanField(_l("Deliver to a different address"))
+    delivery = FormField(AddressFields)
+
+    def validate_email(self, field):
+        if field.data and not EMAIL.match(field.data):
+            raise ValidationError(_l("Please enter a valid email address."))
+
+    def validate(self, extra_validators=None) -> bool:
+        if self.separate_delivery.data:
+            return super().validate(extra_validators)
+        # The delivery fields are not in use: whatever they hold is not checked.
+        delivery = self._fields.pop("delivery")
+        try:
+            return super().validate(extra_validators)
+        finally:
+            self._fields["delivery"] = delivery
+
+
+DELIVERY_CHOICES = [
+    ("standard", _l("Standard shipping (DHL)")),
+    ("express", _l("Express shipping, next working day (Germany only)")),
+]
+PAYMENT_CHOICES = [("prepayment", _l("Prepayment by bank transfer"))]
+
+
+class DeliveryForm(ShopForm):
+    delivery = RadioField(_l("Delivery"), choices=DELIVERY_CHOICES, default="standard")
+    payment = RadioField(_l("Payment"), choices=PAYMENT_CHOICES, default="prepayment")
+
+
+class PlaceOrderForm(ShopForm):
+    token = HiddenField(validators=[InputRequired(), Length(max=64)])
+    fingerprint = HiddenField(validators=[InputRequired(), Length(max=64)])
+    accept_terms = BooleanField(
+        _l("I have read the terms and conditions and the cancellation policy."),
+        validators=[InputRequired(message=_l("Please accept the terms and conditions to order."))],
+    )

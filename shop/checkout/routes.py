@@ -1,0 +1,175 @@
+"""Checkout in three steps: address, delivery and payment, review and order.
+
+The server owns the steps: each one checks that those before it are done and
+otherwise sends the shopper to the first missing one. With htmx the steps swap in
+place; without JavaScript each step is its own page (POST, then redirect).
+"""
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from shop.cart.routes import cart_token
+from shop.db import run_db
+from shop.i18n import _
+from shop.orders import service as orders
+from shop.web import flash, is_htmx, render, see_other, url_path
+
+from . import service
+from .forms import AddressForm, DeliveryForm, PlaceOrderForm
+
+STEP_URLS = {"cart": "cart:show", "address": "checkout:address", "delivery": "checkout:delivery",
+             "review": "checkout:review"}
+
+
+async def _state(request: Request):
+    return await run_db(service.state, cart_token(request), request.app.state.settings.shipping)
+
+
+def _step(request: Request, step: str, context: dict, status_code: int = 200, push: bool = False):
+    headers = {"HX-Push-Url": url_path(STEP_URLS[step])} if push and is_htmx(request) else None
+    return render(request, "checkout/step.html", {"step": step, **context},
+                  fragment=f"fragments/checkout/{step}.html", status_code=status_code, headers=headers)
+
+
+def _redirect(request: Request, step: str) -> Response:
+    if step == "cart":
+        flash(request, _("Your cart is empty."), "info")
+    target = url_path(STEP_URLS[step])
+    if is_htmx(request):
+        return Response(headers={"HX-Location": target})
+    return see_other(target)
+
+
+def _guard(request: Request, view, checkout: dict, step: str) -> Response | None:
+    """A redirect to the first missing step before `step`, if there is one."""
+    missing = service.missing_step(view, checkout, request.app.state.settings.shipping)
+    if missing and service.STEPS.index(step) > _position(missing):
+        return _redirect(request, missing)
+    return None
+
+
+def _position(step: str) -> int:
+    return -1 if step == "cart" else service.STEPS.index(step)
+
+
+async def address(request: Request):
+    view, checkout = await _state(request)
+    if view.empty:
+        return _redirect(request, "cart")
+    if request.method == "GET":
+        form = AddressForm(data={
+            "email": checkout.get("email"), "billing": checkout.get("billing") or {},
+            "separate_delivery": bool(checkout.get("shipping")),
+            "delivery": checkout.get("shipping") or {},
+        })
+        return _step(request, "address", {"form": form, "cart": view})
+    form = AddressForm(await request.form())
+    if not form.validate():
+        return _step(request, "address", {"form": form, "cart": view}, status_code=422)
+    shipping = form.delivery.data if form.separate_delivery.data else None
+    await run_db(service.save, cart_token(request), email=form.email.data,
+                 billing=_address(form.billing.data), shipping=shipping and _address(shipping))
+    return await _next(request, "delivery")
+
+
+async def delivery(request: Request):
+    view, checkout = await _state(request)
+    if redirect := _guard(request, view, checkout, "delivery"):
+        return redirect
+    if request.method == "GET":
+        form = DeliveryForm(data={"delivery": checkout.get("delivery", "standard"),
+                                  "payment": checkout.get("payment", "prepayment")})
+        return _step(request, "delivery", _delivery_context(form, view, checkout))
+    form = DeliveryForm(await request.form())
+    country = (checkout.get("shipping") or checkout["billing"])["country"]
+    if form.validate() and form.delivery.data == "express" and country != "DE":
+        form.delivery.errors.append(_("Express shipping is available within Germany only."))
+    if form.errors:
+        return _step(request, "delivery", _delivery_context(form, view, checkout), status_code=422)
+    await run_db(service.save, cart_token(request), delivery=form.delivery.data, payment=form.payment.data)
+    return await _next(request, "review")
+
+
+def _delivery_context(form, view, checkout) -> dict:
+    return {"form": form, "cart": view, "checkout": checkout}
+
+
+async def review(request: Request):
+    view, checkout = await _state(request)
+    if redirect := _guard(request, view, checkout, "review"):
+        return redirect
+    return await _review(request, view, checkout)
+
+
+async def _review(request: Request, view, checkout, form=None, error: str = "", status_code=200,
+                  push: bool = False):
+    token = await run_db(service.order_token, cart_token(request))
+    form = form or PlaceOrderForm()
+    return _step(request, "review", {"form": form, "cart": view, "checkout": checkout,
+                                     "order_token": token, "error": error},
+                 status_code=status_code, push=push)
+
+
+async def place_order(request: Request):
+    form = PlaceOrderForm(await request.form())
+    view, checkout = await _state(request)
+    if not form.validate():
+        # A replayed button press after the order was made: show that order.
+        existing = await run_db(orders.order_by_key, form.token.data or "")
+        if existing:
+            return _to_order(request, existing)
+        if redirect := _guard(request, view, checkout, "review"):
+            return redirect
+        return await _review(request, view, checkout, form, status_code=422)
+    existing = await run_db(orders.order_by_key, form.token.data)
+    if existing:
+        return _to_order(request, existing)
+    if redirect := _guard(request, view, checkout, "review"):
+        return redirect
+    order_checkout = orders.Checkout(
+        email=checkout["email"], billing=checkout["billing"], shipping=checkout.get("shipping"),
+        delivery=checkout["delivery"], payment=checkout["payment"],
+    )
+    try:
+        order = await run_db(orders.place_order, request.app.state.settings, cart_token(request),
+                             order_checkout, form.token.data, form.fingerprint.data)
+    except orders.OrderProblem as problem:
+        view, checkout = await _state(request)
+        return await _review(request, view, checkout, error=str(problem), status_code=409)
+    request.session["cart_count"] = 0
+    flash(request, _("Thank you for your order!"), "success")
+    return _to_order(request, order)
+
+
+def _to_order(request: Request, order) -> Response:
+    settings = request.app.state.settings
+    target = url_path("orders:show", number=order.number,
+                      query={"token": orders.order_token(settings, order.number)})
+    if is_htmx(request):
+        return Response(headers={"HX-Redirect": target})
+    return see_other(target)
+
+
+async def _next(request: Request, step: str) -> Response:
+    if not is_htmx(request):
+        return see_other(url_path(STEP_URLS[step]))
+    view, checkout = await _state(request)
+    if step == "delivery":
+        form = DeliveryForm(data={"delivery": checkout.get("delivery", "standard"),
+                                  "payment": checkout.get("payment", "prepayment")})
+        return _step(request, "delivery", _delivery_context(form, view, checkout), push=True)
+    return await _review(request, view, checkout, push=True)
+
+
+def _address(data: dict) -> dict:
+    return {key: (value or "").strip() for key, value in data.items() if key != "csrf_token"}
+
+
+routes = [
+    Route("/checkout/address", address, methods=["GET", "POST"], name="checkout:address"),
+    Route("/checkout/delivery", delivery, methods=["GET", "POST"], name="checkout:delivery"),
+    Route("/checkout/review", review, name="checkout:review"),
+    Route("/checkout/place-order", place_order, methods=["POST"], name="checkout:place_order"),
+]

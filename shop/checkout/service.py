@@ -1,0 +1,53 @@
+"""What the shopper has entered so far, kept with the cart, and which step comes next."""
+from __future__ import annotations
+
+import secrets
+
+from shop import pricing
+from shop.cart import service as cart_service
+from shop.cart.models import Cart
+from shop.config import Shipping
+
+STEPS = ("address", "delivery", "review")
+
+
+def state(token: str | None, rules: Shipping) -> tuple[cart_service.CartView, dict]:
+    view = cart_service.view(token, rules)
+    return view, dict(view.cart.checkout) if view.cart else {}
+
+
+def missing_step(view: cart_service.CartView, checkout: dict, rules: Shipping) -> str | None:
+    """The first step still to be done ("cart" when there is nothing to buy), or None."""
+    if view.empty:
+        return "cart"
+    if not checkout.get("billing"):
+        return "address"
+    if checkout.get("delivery") not in pricing.DELIVERY_OPTIONS or not checkout.get("payment"):
+        return "delivery"
+    try:
+        country = (checkout.get("shipping") or checkout["billing"])["country"]
+        pricing.shipping_cost(rules, country, view.totals.subtotal_cents, checkout["delivery"])
+    except pricing.NoDelivery:
+        return "delivery"
+    return None
+
+
+def save(token: str, **changes) -> dict:
+    """Merge `changes` into the checkout kept with the cart; returns the new state."""
+    cart = Cart.get(Cart.token == token)
+    checkout = {**cart.checkout, **changes}
+    # A new address may rule out the chosen delivery (express is for Germany only).
+    if "billing" in changes and checkout.get("delivery") == "express":
+        if (checkout.get("shipping") or checkout["billing"])["country"] != "DE":
+            checkout.pop("delivery")
+    Cart.update(checkout=checkout).where(Cart.id == cart.id).execute()
+    return checkout
+
+
+def order_token(token: str) -> str:
+    """The one-time key of the order about to be placed; the same until it is placed."""
+    cart = Cart.get(Cart.token == token)
+    if not cart.checkout.get("order_token"):
+        save(token, order_token=secrets.token_urlsafe(24))
+        cart = Cart.get(Cart.token == token)
+    return cart.checkout["order_token"]

@@ -1,0 +1,18 @@
+"""The outbox: every mail is stored before it is sent, so none is lost."""
+from __future__ import annotations
+
+from peewee import CharField, DateTimeField, IntegerField, TextField
+
+from shop.db import BaseModel, now
+
+
+class OutboxMessage(BaseModel):
+    recipient = CharField()
+    subject = CharField()
+    message = TextField()  # the whole MIME message, as sent
+    created_at = DateTimeField(default=now)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=now, index=True)
+    claimed_until = DateTimeField(null=True)
+    sent_at = DateTimeField(null=True, index=True)
+    last_error = TextField(default="")

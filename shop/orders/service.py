@@ -1,0 +1,260 @@
+"""Placing orders and moving them through their lifecycle.
+
+`place_order` is the one place an order is made: in one transaction it re-reads
+prices and stock, takes the stock with conditional updates that can never make
+it negative, numbers the order gap-free per year, copies the lines, records the
+legal texts agreed to, queues the confirmation mail and empties the cart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from peewee import IntegrityError
+
+from shop import mail, pricing
+from shop.cart.models import Cart, CartLine
+from shop.cart.service import CartView
+from shop.catalog.models import Product
+from shop.db import db, locked, now
+from shop.i18n import _, ngettext
+from shop.legal import VERSIONS as LEGAL_VERSIONS
+from shop.legal import attachments as legal_attachments
+
+from shop.web import env
+
+from .models import (
+    AWAITING_PAYMENT,
+    CANCELLED,
+    PAID,
+    REFUNDED,
+    SHIPPED,
+    Order,
+    OrderEvent,
+    OrderLine,
+    status_label,
+)
+
+env.globals["status_label"] = status_label
+
+# Stock goes back when an order ends before its goods left the warehouse.
+RESTOCKING = {(AWAITING_PAYMENT, CANCELLED), (PAID, CANCELLED), (PAID, REFUNDED)}
+MAILED = {PAID: "order_paid", SHIPPED: "order_shipped", CANCELLED: "order_cancelled",
+          REFUNDED: "order_refunded"}
+
+
+class OrderProblem(Exception):
+    """The order cannot be placed as it stands; the message tells the shopper why."""
+
+
+class OutOfStock(OrderProblem):
+    pass
+
+
+class CartChanged(OrderProblem):
+    pass
+
+
+class IllegalTransition(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """What the shopper chose; everything else is read from the database."""
+
+    email: str
+    billing: dict
+    shipping: dict | None
+    delivery: str
+    payment: str
+
+
+def place_order(settings, cart_token: str, checkout: Checkout, token: str, fingerprint: str) -> Order:
+    """Create the order, or return the one this `token` already created (double submit)."""
+    try:
+        with db.atomic():
+            existing = Order.get_or_none(Order.idempotency_key == token)
+            if existing:
+                return existing
+            cart = locked(Cart.select().where(Cart.token == cart_token)).get_or_none()
+            items = _cart_items(cart)
+            if not items:
+                raise OrderProblem(_("Your cart is empty."))
+            if _fingerprint(items) != fingerprint:
+                raise CartChanged(_("Your cart has changed. Please check your order again."))
+            _take_stock(items)
+            order = _create(settings, checkout, items, token)
+            CartLine.delete().where(CartLine.cart == cart).execute()
+            Cart.update(checkout={}, updated_at=now()).where(Cart.id == cart.id).execute()
+            mail.enqueue(confirmation_mail(settings, order))
+            return order
+    except IntegrityError:
+        # The same order button, pressed twice at once: the other request made it.
+        order = Order.get_or_none(Order.idempotency_key == token)
+        if order is None:
+            raise
+        return order
+
+
+def _cart_items(cart: Cart | None) -> list[tuple[CartLine, Product]]:
+    if cart is None:
+        return []
+    query = (CartLine.select(CartLine, Product).join(Product)
+             .where(CartLine.cart == cart).order_by(CartLine.id))
+    return [(line, line.product) for line in query]
+
+
+def _fingerprint(items) -> str:
+    return CartView(None, items, pricing.totals([]), "DE").fingerprint
+
+
+def _take_stock(items) -> None:
+    for line, product in items:
+        taken = (
+            Product.update(stock=Product.stock - line.quantity)
+            .where((Product.id == product.id) & (Product.stock >= line.quantity)
+                   & (Product.active == True))  # noqa: E712
+            .execute()
+        )
+        if not taken:
+            left = Product.select(Product.stock).where(Product.id == product.id).scalar() or 0
+            if left:
+                raise OutOfStock(ngettext(
+                    "Only %(num)d of %(name)s is left. Please change the quantity.",
+                    "Only %(num)d of %(name)s are left. Please change the quantity.",
+                    left, name=product.name))
+            raise OutOfStock(_("%(name)s has sold out in the meantime. Please remove it from your cart.",
+                               name=product.name))
+
+
+def _create(settings, checkout: Checkout, items, token: str) -> Order:
+    lines = [pricing.Line(p.id, p.sku, p.name, p.price_cents, p.vat_rate, line.quantity)
+             for line, p in items]
+    country = (checkout.shipping or checkout.billing)["country"]
+    subtotal = sum(line.total_cents for line in lines)
+    totals = pricing.totals(
+        lines, pricing.shipping_cost(settings.shipping, country, subtotal, checkout.delivery)
+    )
+    placed = now()
+    order = Order.create(
+        number=next_number(placed.year),
+        email=checkout.email,
+        billing_address=checkout.billing,
+        shipping_address=checkout.shipping,
+        delivery_option=checkout.delivery,
+        payment_method=checkout.payment,
+        subtotal_cents=totals.subtotal_cents,
+        shipping_cents=totals.shipping_cents,
+        total_cents=totals.total_cents,
+        vat_by_rate={str(rate): cents for rate, cents in totals.vat_by_rate.items()},
+        legal_versions=LEGAL_VERSIONS,
+        idempotency_key=token,
+        placed_at=placed,
+        updated_at=placed,
+    )
+    OrderLine.insert_many([
+        dict(order=order, product=line.product_id, sku=line.sku, name=line.name,
+             unit_price_cents=line.unit_price_cents, vat_rate=line.vat_rate, quantity=line.quantity,
+             total_cents=line.total_cents, vat_cents=line.vat_cents)
+        for line in lines
+    ]).execute()
+    OrderEvent.create(order=order, status=AWAITING_PAYMENT, actor="customer", created_at=placed)
+    return order
+
+
+def next_number(year: int) -> str:
+    """The next order number of the year, e.g. 2026-000042; gap-free because it is
+    taken inside the order's own transaction (a rollback returns it)."""
+    param = db.obj.param
+    cursor = db.execute_sql(
+        f"INSERT INTO order_sequence (year, last_number) VALUES ({param}, 1) "
+        "ON CONFLICT (year) DO UPDATE SET last_number = order_sequence.last_number + 1 "
+        "RETURNING last_number",
+        [year],
+    )
+    return f"{year}-{cursor.fetchone()[0]:06d}"
+
+
+def transition(settings, order: Order, status: str, actor: str, note: str = "",
+               carrier: str = "", tracking_number: str = "") -> Order:
+    """Move an order to `status`, if its current state allows it; records and mails the step."""
+    with db.atomic():
+        order = locked(Order.select().where(Order.id == order.id)).get()
+        if not order.can_become(status):
+            raise IllegalTransition(f"{order.number}: {order.status} → {status} is not allowed")
+        if status == SHIPPED and not (carrier and tracking_number):
+            raise IllegalTransition("A shipment needs a carrier and a tracking number.")
+        if (order.status, status) in RESTOCKING:
+            for line in order.lines.where(OrderLine.product.is_null(False)):
+                Product.update(stock=Product.stock + line.quantity).where(
+                    Product.id == line.product_id).execute()
+        changes = {"status": status, "updated_at": now()}
+        if status == SHIPPED:
+            changes.update(carrier=carrier, tracking_number=tracking_number)
+        Order.update(changes).where(Order.id == order.id).execute()
+        OrderEvent.create(order=order, status=status, actor=actor, note=note)
+        order = Order.get_by_id(order.id)
+        if status in MAILED:
+            mail.enqueue(status_mail(settings, order, MAILED[status]))
+        return order
+
+
+def order_token(settings, number: str) -> str:
+    return URLSafeSerializer(settings.secret_key, salt="order-link").dumps(number)
+
+
+def order_for_token(settings, number: str, token: str | None) -> Order | None:
+    """The order, if `token` is the signed link for its number; a number alone shows nothing."""
+    try:
+        if not token or URLSafeSerializer(settings.secret_key, salt="order-link").loads(token) != number:
+            return None
+    except BadSignature:
+        return None
+    return Order.get_or_none(Order.number == number)
+
+
+def order_url(settings, order: Order) -> str:
+    return f"{settings.base_url}/orders/{order.number}?token={order_token(settings, order.number)}"
+
+
+def confirmation_mail(settings, order: Order):
+    return mail.compose(
+        settings, order.email, _("Your order %(number)s", number=order.number),
+        "order_confirmation", _mail_context(settings, order),
+        attachments=legal_attachments(settings),
+    )
+
+
+def status_mail(settings, order: Order, template: str):
+    subjects = {
+        "order_paid": _("Payment received for order %(number)s", number=order.number),
+        "order_shipped": _("Order %(number)s is on its way", number=order.number),
+        "order_cancelled": _("Order %(number)s has been cancelled", number=order.number),
+        "order_refunded": _("Order %(number)s has been refunded", number=order.number),
+    }
+    return mail.compose(settings, order.email, subjects[template], template, _mail_context(settings, order))
+
+
+def _mail_context(settings, order: Order) -> dict:
+    return {"order": order, "lines": list(order.lines.order_by(OrderLine.id)),
+            "link": order_url(settings, order)}
+
+
+def order_by_key(key: str) -> Order | None:
+    return Order.get_or_none(Order.idempotency_key == key) if key else None
+
+
+@dataclass
+class OrderPage:
+    order: Order
+    lines: list[OrderLine]
+    events: list[OrderEvent]
+
+
+def order_page(settings, number: str, token: str | None) -> OrderPage | None:
+    order = order_for_token(settings, number, token)
+    if order is None:
+        return None
+    return OrderPage(order, list(order.lines.order_by(OrderLine.id)),
+                     list(order.events.order_by(OrderEvent.created_at, OrderEvent.id)))

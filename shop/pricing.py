@@ -1,0 +1,116 @@
+"""Totals, VAT and shipping: the one calculator for cart, checkout, order and invoice.
+
+Prices are gross integer cents. The VAT in a gross amount is derived per line
+and rounded half up; shipping, an ancillary service, carries the VAT of the goods
+it ships, split by their value per rate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from shop.config import Shipping
+
+# The other member states of the European Union (ISO 3166-1 alpha-2).
+EU_COUNTRIES = (
+    "AT BE BG CY CZ DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+)
+COUNTRIES = ("DE", *EU_COUNTRIES)
+DELIVERY_OPTIONS = ("standard", "express")
+
+
+def round_cents(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def vat_in(gross_cents: int, rate: int) -> int:
+    """The VAT contained in a gross amount: 1190 at 19 % -> 190."""
+    return round_cents(Decimal(gross_cents) * rate / (100 + rate))
+
+
+@dataclass(frozen=True)
+class Line:
+    product_id: int
+    sku: str
+    name: str
+    unit_price_cents: int
+    vat_rate: int
+    quantity: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.unit_price_cents * self.quantity
+
+    @property
+    def vat_cents(self) -> int:
+        return vat_in(self.total_cents, self.vat_rate)
+
+
+@dataclass(frozen=True)
+class Totals:
+    lines: tuple[Line, ...]
+    subtotal_cents: int
+    shipping_cents: int
+    total_cents: int
+    vat_by_rate: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def vat_cents(self) -> int:
+        return sum(self.vat_by_rate.values())
+
+    @property
+    def net_cents(self) -> int:
+        return self.total_cents - self.vat_cents
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+
+class NoDelivery(ValueError):
+    """The shop does not deliver to that country."""
+
+
+def shipping_cost(
+    rules: Shipping, country: str, subtotal_cents: int, option: str = "standard"
+) -> int:
+    if country == "DE":
+        base = 0 if subtotal_cents >= rules.free_from_cents else rules.germany_cents
+    elif country in EU_COUNTRIES:
+        base = rules.eu_cents
+    else:
+        raise NoDelivery(country)
+    if option == "express":
+        if country != "DE":
+            raise NoDelivery(country)
+        base += rules.express_cents
+    return base
+
+
+def totals(lines: list[Line], shipping_cents: int = 0) -> Totals:
+    subtotal = sum(line.total_cents for line in lines)
+    goods_by_rate: dict[int, int] = {}
+    vat_by_rate: dict[int, int] = {}
+    for line in lines:
+        goods_by_rate[line.vat_rate] = goods_by_rate.get(line.vat_rate, 0) + line.total_cents
+        vat_by_rate[line.vat_rate] = vat_by_rate.get(line.vat_rate, 0) + line.vat_cents
+    for rate, shipping_part in _split(shipping_cents, goods_by_rate).items():
+        vat_by_rate[rate] = vat_by_rate.get(rate, 0) + vat_in(shipping_part, rate)
+    return Totals(
+        lines=tuple(lines),
+        subtotal_cents=subtotal,
+        shipping_cents=shipping_cents,
+        total_cents=subtotal + shipping_cents,
+        vat_by_rate=dict(sorted(vat_by_rate.items(), reverse=True)),
+    )
+
+
+def _split(amount: int, weights: dict[int, int]) -> dict[int, int]:
+    """Split `amount` in proportion to `weights`; the parts add up to it exactly."""
+    if not amount or not weights:
+        return {19: amount} if amount else {}
+    total = sum(weights.values())
+    rates = sorted(weights, reverse=True)
+    parts = {rate: amount * weights[rate] // total for rate in rates[1:]}
+    parts[rates[0]] = amount - sum(parts.values())
+    return parts
