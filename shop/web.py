@@ -88,7 +88,7 @@ def base_context(request: Request) -> dict:
 
 def flash(request: Request, message: str, category: str = "info") -> None:
     """A message shown once, on the next page this visitor sees."""
-    request.session.setdefault("flash", []).append({"text": message, "category": category})
+    request.session.setdefault("flash", []).append({"text": str(message), "category": category})
 
 
 def theme_of(request: Request) -> str:

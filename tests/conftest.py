@@ -3,6 +3,7 @@ PostgreSQL schema when DATABASE_URL points at PostgreSQL."""
 from __future__ import annotations
 
 import itertools
+import re
 import os
 from pathlib import Path
 
@@ -92,3 +93,55 @@ def demo(database, settings):
 
     for name in ("categories.csv", "products.csv"):
         import_csv(DEMO_CSV / name, settings.media_dir)
+
+
+ADDRESS = {
+    "email": "anna@example.org", "billing-name": "Anna Beispiel", "billing-street": "Lindenweg 4",
+    "billing-postcode": "10115", "billing-city": "Berlin", "billing-country": "DE",
+}
+
+
+class Shopper:
+    """A visitor going through the shop over HTTP, the way a browser would."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def csrf(self, url: str = "/cart") -> str:
+        html = self.client.get(url).text
+        return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+    def post(self, url: str, data: dict | None = None, **kwargs):
+        return self.client.post(url, data={"csrf_token": self.csrf(), **(data or {})}, **kwargs)
+
+    def add(self, product, quantity=1, **kwargs):
+        return self.post("/cart/items", {"product_id": product.id, "quantity": quantity}, **kwargs)
+
+    def address(self, **changes):
+        return self.post("/checkout/address", {**ADDRESS, **changes})
+
+    def delivery(self, delivery="standard", payment="prepayment"):
+        return self.post("/checkout/delivery", {"delivery": delivery, "payment": payment})
+
+    def review(self) -> dict:
+        html = self.client.get("/checkout/review").text
+        return {name: re.search(rf'name="{name}" value="([^"]+)"', html).group(1)
+                for name in ("token", "fingerprint")}
+
+    def place(self, review: dict | None = None, accept_terms=True, **kwargs):
+        data = dict(review or self.review())
+        if accept_terms:
+            data["accept_terms"] = "y"
+        return self.post("/checkout/place-order", data, **kwargs)
+
+    def buy(self, *products, quantity=1):
+        for product in products:
+            assert self.add(product, quantity).status_code == 303
+        assert self.address().status_code == 303
+        assert self.delivery().status_code == 303
+        return self.place()
+
+
+@pytest.fixture
+def shopper(client):
+    return Shopper(client)

@@ -65,8 +65,8 @@ async def update_item(request: Request):
     if is_htmx(request):
         cart = await run_db(service.view, cart_token(request), request.app.state.settings.shipping)
         request.session["cart_count"] = cart.totals.item_count
-        return render(request, "fragments/cart/content.html", {"cart": cart, "error": error},
-                      status_code=422 if error else 200)
+        return render(request, "cart/cart.html", {"cart": cart, "error": error},
+                      fragment="fragments/cart/content.html", status_code=422 if error else 200)
     await remember_count(request)
     if error:
         flash(request, error, "error")

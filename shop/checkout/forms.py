@@ -3,8 +3,17 @@ from __future__ import annotations
 
 import re
 
-from wtforms import BooleanField, Form, FormField, HiddenField, RadioField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms import (
+    BooleanField,
+    Form,
+    FormField,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from shop.i18n import FormMeta, country_name
 from shop.i18n import lazy_gettext as _l
@@ -41,9 +50,9 @@ class AddressFields(ShopForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.country.choices = sorted(((c, country_name(c)) for c in COUNTRIES), key=lambda c: c[1])
-        # Germany first: most orders go there.
-        self.country.choices.sort(key=lambda c: c[0] != "DE")
+        # Germany first (most orders go there), then by name.
+        names = sorted(((country_name(c), c) for c in COUNTRIES), key=lambda n: (n[1] != "DE", n[0]))
+        self.country.choices = [SelectChoice(code, name) for name, code in names]
 
     def validate_postcode(self, field):
         pattern = POSTCODES.get(self.country.data, r"\d{5}")
@@ -77,10 +86,10 @@ class AddressForm(ShopForm):
 
 
 DELIVERY_CHOICES = [
-    ("standard", _l("Standard shipping (DHL)")),
-    ("express", _l("Express shipping, next working day (Germany only)")),
+    SelectChoice("standard", _l("Standard shipping (DHL)")),
+    SelectChoice("express", _l("Express shipping, next working day (Germany only)")),
 ]
-PAYMENT_CHOICES = [("prepayment", _l("Prepayment by bank transfer"))]
+PAYMENT_CHOICES = [SelectChoice("prepayment", _l("Prepayment by bank transfer"))]
 
 
 class DeliveryForm(ShopForm):
