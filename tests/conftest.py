@@ -49,7 +49,7 @@ def client(app):
 @pytest.fixture
 def database(app):
     """A connection for the test's own queries and setup."""
-    with db.connection_context():
+    with db.obj.connection_context():  # the object: a command run in the test may reconnect `db`
         yield db
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -36,17 +37,20 @@ def compose(
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=settings.base_url.split("//")[-1].split(":")[0].split("/")[0])
-    message.set_content(env.get_template(f"mail/{template}.txt").render(context))
-    message.add_alternative(env.get_template(f"mail/{template}.html").render(context), subtype="html")
+    # Quoted-printable keeps every line short, as SMTP requires, whatever the text.
+    message.set_content(env.get_template(f"mail/{template}.txt").render(context), cte="quoted-printable")
+    message.add_alternative(env.get_template(f"mail/{template}.html").render(context), subtype="html",
+                            cte="quoted-printable")
     for filename, html in attachments:
-        message.add_attachment(html.encode(), maintype="text", subtype="html", filename=filename)
+        message.add_attachment(html, subtype="html", filename=filename, cte="quoted-printable")
     return message
 
 
 def enqueue(message: EmailMessage) -> OutboxMessage:
     """Store the message for delivery; call inside the transaction that caused it."""
     return OutboxMessage.create(
-        recipient=message["To"], subject=message["Subject"], message=message.as_string()
+        recipient=message["To"], subject=message["Subject"],
+        message=message.as_string(policy=policy.SMTP),  # CRLF line ends, as sent
     )
 
 
