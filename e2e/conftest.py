@@ -46,10 +46,11 @@ def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 60
 
 
 @pytest.fixture(scope="session")
-def base_url(tmp_path_factory):
-    """The shop serving the demo catalogue on a fresh database."""
+def shop_env(tmp_path_factory) -> dict:
+    """The environment the shop runs in: its database, media and secret."""
     data = tmp_path_factory.mktemp("shop")
     env = dict(os.environ, DEBUG="1", SECRET_KEY="e2e-secret", MEDIA_DIR=str(data / "media"))
+    env.pop("SMTP_HOST", None)
     if env.get("DATABASE_URL", "").startswith("postgres"):
         env["DEMO_DATABASE_URL"] = env["DATABASE_URL"]
         subprocess.run([sys.executable, "-c", "import os; from shop.db import connect, "
@@ -57,6 +58,15 @@ def base_url(tmp_path_factory):
                        env=env, check=True)
     else:
         env["DEMO_DATABASE_URL"] = f"sqlite:///{data / 'demo.sqlite3'}"
+    env["DATABASE_URL"] = env["DEMO_DATABASE_URL"]
+    env["E2E_DATA_DIR"] = str(data)
+    return env
+
+
+@pytest.fixture(scope="session")
+def base_url(shop_env):
+    """The shop serving the demo catalogue on a fresh database."""
+    env, data = shop_env, Path(shop_env["E2E_DATA_DIR"])
     port = _free_port()
     log = (data / "server.log").open("w")
     process = subprocess.Popen(

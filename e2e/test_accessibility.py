@@ -1,11 +1,14 @@
 """axe-core finds no violations on the catalogue pages: desktop and 360 px phone, light and dark."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 PAGES = ["/", "/products", "/products?q=m%C3%BCsli&in_stock=1", "/products?min_price=abc",
-         "/products/bio-muesli-beere", "/shipping", "/gibt-es-nicht"]
+         "/products/bio-muesli-beere", "/shipping", "/gibt-es-nicht", "/cart", "/impressum", "/terms",
+         "/withdrawal", "/privacy"]
 
 
 @pytest.fixture(scope="module")
@@ -27,3 +30,41 @@ def test_pages_have_no_accessibility_violations(browser, base_url, axe, scheme, 
             problems[url] = results.generate_report()
     context.close()
     assert not problems, "\n\n".join(f"{url}:\n{report}" for url, report in problems.items())
+
+
+def violations(axe, page) -> str:
+    results = axe.run(page)
+    return results.generate_report() if results.violations_count else ""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_cart_and_checkout_have_no_accessibility_violations(browser, base_url, axe, scheme):
+    context = browser.new_context(base_url=base_url, color_scheme=scheme, viewport={"width": 360, "height": 800})
+    page = context.new_page()
+    page.goto("/products/bio-muesli-beere")
+    page.get_by_role("button", name=re.compile("^In den Warenkorb")).first.click()
+    page.goto("/cart")
+    problems = {"cart": violations(axe, page)}
+    page.goto("/checkout/address")
+    page.get_by_role("button", name="Weiter zu Versand und Zahlung").click()
+    page.get_by_role("alert").wait_for()
+    problems["address with errors"] = violations(axe, page)
+    page.get_by_label("E-Mail-Adresse").fill("a11y@example.org")
+    billing = page.get_by_role("group", name="Rechnungsadresse")
+    billing.get_by_label("Vor- und Nachname").fill("Ada Lovelace")
+    billing.get_by_label("Straße und Hausnummer").fill("Hauptstraße 1")
+    billing.get_by_label("Postleitzahl").fill("10115")
+    billing.get_by_label("Ort").fill("Berlin")
+    page.get_by_role("button", name="Weiter zu Versand und Zahlung").click()
+    page.get_by_role("heading", name="Versand und Zahlung", level=1).wait_for()
+    problems["delivery"] = violations(axe, page)
+    page.get_by_role("button", name="Weiter zur Übersicht").click()
+    page.get_by_role("heading", name="Bestellung prüfen").wait_for()
+    problems["review"] = violations(axe, page)
+    page.get_by_label(re.compile("Ich habe die")).check()
+    page.get_by_role("button", name="Zahlungspflichtig bestellen").click()
+    page.get_by_text("Verwendungszweck").wait_for()
+    problems["order"] = violations(axe, page)
+    context.close()
+    problems = {step: report for step, report in problems.items() if report}
+    assert not problems, "\n\n".join(f"{step}:\n{report}" for step, report in problems.items())

@@ -54,6 +54,11 @@ class Order(BaseModel):
     def delivery_address(self) -> dict:
         return self.shipping_address or self.billing_address
 
+    @property
+    def vat_lines(self) -> list[tuple[int, int]]:
+        """(rate, cents) pairs, the higher rate first."""
+        return sorted(((int(rate), cents) for rate, cents in self.vat_by_rate.items()), reverse=True)
+
     def can_become(self, status: str) -> bool:
         return status in TRANSITIONS[self.status]
 

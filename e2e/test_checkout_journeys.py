@@ -1,0 +1,95 @@
+"""A guest buys two products and gets the confirmation mail: with and without JavaScript."""
+from __future__ import annotations
+
+import email
+import re
+import socket
+import subprocess
+import sys
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from playwright.sync_api import expect
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def inbox():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    inbox.port = port
+    yield inbox
+    controller.stop()
+
+
+def run_worker(shop_env: dict, inbox: Inbox) -> None:
+    env = dict(shop_env, SMTP_HOST="127.0.0.1", SMTP_PORT=str(inbox.port), SMTP_STARTTLS="0")
+    subprocess.run([sys.executable, "-m", "shop", "worker", "--once"], env=env, check=True)
+
+
+def add_to_cart(page, javascript: bool, slug: str, name: str, quantity: int) -> None:
+    page.goto(f"/products/{slug}")
+    page.get_by_label("Menge").fill(str(quantity))
+    page.get_by_role("button", name=re.compile(f"^In den Warenkorb.*{re.escape(name)}$")).click()
+    if javascript:
+        expect(page.get_by_text("Im Warenkorb.")).to_be_visible()
+        expect(page).to_have_url(re.compile(f"/products/{slug}$"))
+    else:
+        expect(page).to_have_url(re.compile(r"/cart$"))
+        expect(page.get_by_role("status").filter(has_text="liegt in Ihrem Warenkorb")).to_be_visible()
+
+
+def test_a_guest_buys_two_products(page, javascript, shop_env, inbox):
+    add_to_cart(page, javascript, "bio-muesli-beere", "Bio-Müsli Beere", 2)
+    add_to_cart(page, javascript, "gusseisen-braeter-oval-5-l", "Gusseisen-Bräter oval 5 l", 1)
+    expect(page.locator("#cart-mini .count")).to_have_text("3")
+
+    page.locator("#cart-mini").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ihr Warenkorb")
+    expect(page.get_by_role("rowheader", name=re.compile("Bio-Müsli Beere"))).to_be_visible()
+    page.get_by_role("link", name="Zur Kasse").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ihre Adresse")
+    page.get_by_label("E-Mail-Adresse").fill("gast@example.org")
+    billing = page.get_by_role("group", name="Rechnungsadresse")
+    billing.get_by_label("Vor- und Nachname").fill("Gerda Gast")
+    billing.get_by_label("Straße und Hausnummer").fill("Am Markt 7")
+    billing.get_by_label("Postleitzahl").fill("04109")
+    billing.get_by_label("Ort").fill("Leipzig")
+    page.get_by_role("button", name="Weiter zu Versand und Zahlung").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Versand und Zahlung")
+    expect(page.get_by_label("Standardversand (DHL)")).to_be_checked()
+    expect(page.get_by_label("Vorkasse per Überweisung")).to_be_checked()
+    page.get_by_role("button", name="Weiter zur Übersicht").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bestellung prüfen")
+    expect(page.get_by_text("Gerda Gast")).to_be_visible()
+    terms = page.get_by_label(re.compile("Ich habe die Allgemeinen Geschäftsbedingungen"))
+    expect(terms).to_have_attribute("required", "")
+    terms.check()
+    page.get_by_role("button", name="Zahlungspflichtig bestellen").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"Bestellung \d{4}-\d{6}"))
+    number = page.get_by_role("heading", level=1).inner_text().split()[-1]
+    expect(page.get_by_text("Vielen Dank für Ihre Bestellung!")).to_be_visible()
+    expect(page.get_by_text("Verwendungszweck")).to_be_visible()
+    expect(page.locator("#cart-mini .count")).to_have_text("0")
+
+    run_worker(shop_env, inbox)
+    mails = [m for m in inbox.messages if number in m["Subject"]]
+    assert len(mails) == 1 and mails[0]["To"] == "gast@example.org"
+    assert "Bio-Müsli Beere" in mails[0].get_body(("plain",)).get_content()
