@@ -1,4 +1,4 @@
-"""Load benchmark: a generated catalogue served by uvicorn (2 workers), driven by wrk.
+"""Load benchmark: a generated catalogue served by uvicorn (2 workers).
 
     python bench/run.py                      # 10,000 and 100,000 products
     python bench/run.py --products 100000 --duration 20
@@ -6,14 +6,17 @@
 Builds each catalogue once into data/bench-N.sqlite3 (reused on later runs;
 --rebuild makes it anew), starts `shop serve --workers 2` on it and runs wrk at
 16 connections against the listing, a category, a search, product pages and a
-deep filtered page, printing requests/s and latency percentiles per page.
-Needs wrk (Debian: apt-get install wrk).
+deep filtered page, printing requests/s and latency percentiles per page. Then
+8 buyers (threads, each with its own session) add to cart and check out over
+and over, timing add-to-cart and place-order. Needs wrk (apt-get install wrk).
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import gzip
+import http.client
+import multiprocessing
 import os
 import random
 import re
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -187,6 +191,80 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}[unit]
 
 
+class Buyer:
+    """One shopper with a session cookie, going through cart and checkout over HTTP."""
+
+    ADDRESS = {"email": "bench@example.org", "billing-name": "Bea Bench", "billing-street": "Lastweg 1",
+               "billing-postcode": "10115", "billing-city": "Berlin", "billing-country": "DE"}
+
+    def __init__(self, port: int):
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookie = ""
+
+    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str, float]:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        started = time.perf_counter()
+        self.connection.request(method, path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        text = response.read().decode()
+        elapsed = time.perf_counter() - started
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie" and value.startswith("session="):
+                self.cookie = value.split(";", 1)[0]
+        return response.status, text, elapsed
+
+    def buy(self, slug: str, timings: dict) -> None:
+        _, page, _ = self.request("GET", f"/products/{slug}")
+        found = re.search(r'name="csrf_token" value="([^"]+)".*?name="product_id" value="(\d+)"', page, re.S)
+        if not found:
+            return  # sold out: no form
+        csrf, product_id = found.groups()
+        status, _, took = self.request("POST", "/cart/items",
+                                       {"csrf_token": csrf, "product_id": product_id, "quantity": "1"})
+        timings["add to cart"].append((took, status))
+        self.request("POST", "/checkout/address", {"csrf_token": csrf, **self.ADDRESS})
+        self.request("POST", "/checkout/delivery", {"csrf_token": csrf, "delivery": "standard",
+                                                    "payment": "prepayment"})
+        _, review, _ = self.request("GET", "/checkout/review")
+        fields = dict(re.findall(r'name="(token|fingerprint)" value="([^"]+)"', review))
+        if len(fields) < 2:
+            return
+        status, _, took = self.request("POST", "/checkout/place-order",
+                                       {"csrf_token": csrf, "accept_terms": "y", **fields})
+        timings["place order"].append((took, status))
+
+
+def _shop(port: int, slugs: list[str], deadline: float, seed: int) -> dict:
+    """One buyer's loop, in a process of its own so buyers do not share a GIL."""
+    timings = {"add to cart": [], "place order": []}
+    buyer, rng = Buyer(port), random.Random(seed)
+    while time.time() < deadline:
+        buyer.buy(rng.choice(slugs), timings)
+    return timings
+
+
+def checkout_load(port: int, slugs: list[str], duration: int, buyers: int = 8) -> dict:
+    deadline = time.time() + duration
+    with multiprocessing.Pool(buyers) as pool:
+        runs = pool.starmap(_shop, [(port, slugs, deadline, n) for n in range(buyers)])
+    timings = {name: [sample for run in runs for sample in run[name]] for name in runs[0]}
+    results = {}
+    for name, samples in timings.items():
+        times = sorted(t for t, _ in samples)
+        errors = sum(1 for _, status in samples if status >= 500)
+        results[name] = {
+            "rps": len(times) / duration,
+            "p50": 1000 * times[len(times) // 2] if times else 0,
+            "p99": 1000 * times[min(len(times) - 1, int(len(times) * 0.99))] if times else 0,
+            "errors": errors,
+        }
+    return results
+
+
 def page_weight(url: str) -> str:
     html = urllib.request.urlopen(f"{url}/products").read()
     scripts = re.findall(rb'<script src="([^"]+)"', html)
@@ -225,6 +303,10 @@ def main() -> int:
                 r = wrk(url, urls, args.duration, args.connections)
                 print(f"| {name} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} |",
                       flush=True)
+            slugs = [p.split("/")[-1] for p in paths["product page"]]
+            for name, r in checkout_load(port, slugs, args.duration).items():
+                print(f"| {name} (8 buyers) | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
+                      f"{r['errors']} |", flush=True)
         finally:
             process.terminate()
             process.wait(timeout=10)

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import fcntl
 import functools
 import json
+import os
+import threading
 import weakref
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, TypeVar
 from urllib.parse import urlparse
@@ -100,6 +104,57 @@ def is_postgres() -> bool:
 
 def is_sqlite() -> bool:
     return isinstance(db.obj, SqliteDatabase)
+
+
+class _WriteQueue:
+    """Write transactions on SQLite take turns on a file lock shared by all processes.
+
+    SQLite allows one writer at a time; a writer that finds it busy polls, sleeping
+    in steps of up to 100 ms, which puts long stalls into a busy shop. A blocking
+    flock() wakes the next writer as soon as the current one commits.
+    """
+
+    def __init__(self):
+        self._local = threading.local()  # how deep this thread is in write transactions
+        self._files: dict[str, int] = {}
+        self._files_guard = threading.Lock()
+        # flock() is held per process: the threads of one process queue here first.
+        self._thread_lock = threading.Lock()
+
+    @contextmanager
+    def turn(self, path: str):
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0:
+            self._thread_lock.acquire()
+            fcntl.flock(self._file(path), fcntl.LOCK_EX)
+        self._local.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._local.depth = depth
+            if depth == 0:
+                fcntl.flock(self._file(path), fcntl.LOCK_UN)
+                self._thread_lock.release()
+
+    def _file(self, path: str) -> int:
+        with self._files_guard:
+            if path not in self._files:
+                self._files[path] = os.open(f"{path}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
+            return self._files[path]
+
+
+_write_queue = _WriteQueue()
+
+
+@contextmanager
+def write():
+    """A write transaction; on SQLite, writers wait their turn in a queue (see _WriteQueue)."""
+    if is_sqlite() and db.obj.database != ":memory:":
+        with _write_queue.turn(db.obj.database), db.atomic():
+            yield
+    else:
+        with db.atomic():
+            yield
 
 
 def locked(query):

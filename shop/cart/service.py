@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from shop import pricing
 from shop.catalog.models import Product
 from shop.config import Shipping
-from shop.db import db, now
+from shop.db import now, write
 from shop.i18n import _, ngettext
 
 from .models import MAX_QUANTITY, Cart, CartLine
@@ -67,7 +67,7 @@ def line_of(product: Product, quantity: int) -> pricing.Line:
 
 def add(token: str | None, product_id: int, quantity: int) -> Cart:
     """Put `quantity` more of a product into the cart (made if needed); returns the cart."""
-    with db.atomic():
+    with write():
         product = _sellable(product_id)
         cart = find_cart(token) or Cart.create()
         line = CartLine.get_or_none((CartLine.cart == cart) & (CartLine.product == product))
@@ -87,7 +87,7 @@ def set_quantity(token: str | None, product_id: int, quantity: int) -> None:
     cart = find_cart(token)
     if cart is None:
         raise CartError(_("Your cart is empty."))
-    with db.atomic():
+    with write():
         line = CartLine.get_or_none((CartLine.cart == cart) & (CartLine.product == product_id))
         if line is None:
             raise CartError(_("This product is not in your cart."))

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable
 
-from shop.db import db
+from shop.db import write
 from shop.i18n import _
 
 from .models import CONTENT_UNITS, SLUG, VAT_RATES, Category, Product, ProductImage
@@ -116,7 +116,7 @@ def _import_categories(rows: list[dict], progress: Progress) -> ImportResult:
         raise ImportFailed(sorted(errors, key=_line_number))
 
     result = ImportResult("categories")
-    with db.atomic():
+    with write():
         # Top levels first, so a new parent exists before its children.
         for row in sorted(seen.values(), key=lambda r: bool(r.get("parent"))):
             parent = existing.get(row.get("parent") or "")
@@ -165,7 +165,7 @@ def _import_products(rows, csv_dir: Path, media_dir: Path, progress: Progress) -
         raise ImportFailed(errors)
 
     result = ImportResult("products")
-    with db.atomic():
+    with write():
         touched = []
         for done, values in enumerate(clean, start=1):
             gallery = [_copy_image(i, media_dir) for i in values.pop("images")]

@@ -7,6 +7,7 @@ from shop import pricing
 from shop.cart import service as cart_service
 from shop.cart.models import Cart
 from shop.config import Shipping
+from shop.db import write
 
 STEPS = ("address", "delivery", "review")
 
@@ -34,6 +35,11 @@ def missing_step(view: cart_service.CartView, checkout: dict, rules: Shipping) -
 
 def save(token: str, **changes) -> dict:
     """Merge `changes` into the checkout kept with the cart; returns the new state."""
+    with write():
+        return _save(token, changes)
+
+
+def _save(token: str, changes: dict) -> dict:
     cart = Cart.get(Cart.token == token)
     checkout = {**cart.checkout, **changes}
     # A new address may rule out the chosen delivery (express is for Germany only).

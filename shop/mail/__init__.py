@@ -14,7 +14,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from shop.config import Mail
-from shop.db import db, now
+from shop.db import now, write
 from shop.web import env
 
 from .models import OutboxMessage
@@ -74,16 +74,17 @@ def deliver_due(config: Mail, limit: int = 100) -> tuple[int, int]:
             _retry_later(message, error)
         else:
             sent += 1
-            OutboxMessage.update(sent_at=now(), claimed_until=None, last_error="").where(
-                OutboxMessage.id == message.id
-            ).execute()
+            with write():
+                OutboxMessage.update(sent_at=now(), claimed_until=None, last_error="").where(
+                    OutboxMessage.id == message.id
+                ).execute()
     return sent, failed
 
 
 def _claim(message_id: int) -> OutboxMessage | None:
     """Take a message for the next few minutes, so two workers never send it twice."""
     moment = now()
-    with db.atomic():
+    with write():
         taken = (
             OutboxMessage.update(claimed_until=moment + CLAIM_FOR)
             .where(
@@ -100,9 +101,11 @@ def _retry_later(message: OutboxMessage, error: Exception) -> None:
     attempts = message.attempts + 1
     delay = min(dt.timedelta(seconds=30 * 2 ** (attempts - 1)), MAX_BACKOFF)
     log.warning("Mail %s to %s failed (attempt %d): %s", message.id, message.recipient, attempts, error)
-    OutboxMessage.update(
-        attempts=attempts, next_attempt_at=now() + delay, claimed_until=None, last_error=str(error)[:500]
-    ).where(OutboxMessage.id == message.id).execute()
+    with write():
+        OutboxMessage.update(
+            attempts=attempts, next_attempt_at=now() + delay, claimed_until=None,
+            last_error=str(error)[:500],
+        ).where(OutboxMessage.id == message.id).execute()
 
 
 def _send(config: Mail, message: OutboxMessage) -> None:

@@ -16,7 +16,7 @@ from shop import mail, pricing
 from shop.cart.models import Cart, CartLine
 from shop.cart.service import CartView
 from shop.catalog.models import Product
-from shop.db import db, locked, now
+from shop.db import db, locked, now, write
 from shop.i18n import _, ngettext
 from shop.legal import VERSIONS as LEGAL_VERSIONS
 from shop.legal import attachments as legal_attachments
@@ -73,7 +73,7 @@ class Checkout:
 def place_order(settings, cart_token: str, checkout: Checkout, token: str, fingerprint: str) -> Order:
     """Create the order, or return the one this `token` already created (double submit)."""
     try:
-        with db.atomic():
+        with write():
             existing = Order.get_or_none(Order.idempotency_key == token)
             if existing:
                 return existing
@@ -179,7 +179,7 @@ def next_number(year: int) -> str:
 def transition(settings, order: Order, status: str, actor: str, note: str = "",
                carrier: str = "", tracking_number: str = "") -> Order:
     """Move an order to `status`, if its current state allows it; records and mails the step."""
-    with db.atomic():
+    with write():
         order = locked(Order.select().where(Order.id == order.id)).get()
         if not order.can_become(status):
             raise IllegalTransition(f"{order.number}: {order.status} → {status} is not allowed")
