@@ -125,3 +125,14 @@ def page(request, browser, base_url, javascript):
         page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
     context.close()
     assert not errors, f"browser console errors: {errors}"
+
+
+def fill_address(page, email: str, name: str, street: str, postcode: str, city: str) -> None:
+    """Fill the checkout's address step, as a shopper types it."""
+    page.get_by_label("E-Mail-Adresse").fill(email)
+    billing = page.get_by_role("group", name="Rechnungsadresse")
+    billing.get_by_label("Vor- und Nachname").fill(name)
+    billing.get_by_label("Straße und Hausnummer").fill(street)
+    billing.get_by_label("Postleitzahl").fill(postcode)
+    billing.get_by_label("Ort").fill(city)
+    page.get_by_role("button", name="Weiter zu Versand und Zahlung").click()

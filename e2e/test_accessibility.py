@@ -6,6 +6,8 @@ import re
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from e2e.conftest import fill_address
+
 PAGES = ["/", "/products", "/products?q=m%C3%BCsli&in_stock=1", "/products?min_price=abc",
          "/products/bio-muesli-beere", "/shipping", "/gibt-es-nicht", "/cart", "/impressum", "/terms",
          "/withdrawal", "/privacy"]
@@ -49,13 +51,7 @@ def test_cart_and_checkout_have_no_accessibility_violations(browser, base_url, a
     page.get_by_role("button", name="Weiter zu Versand und Zahlung").click()
     page.get_by_role("alert").wait_for()
     problems["address with errors"] = violations(axe, page)
-    page.get_by_label("E-Mail-Adresse").fill("a11y@example.org")
-    billing = page.get_by_role("group", name="Rechnungsadresse")
-    billing.get_by_label("Vor- und Nachname").fill("Ada Lovelace")
-    billing.get_by_label("Straße und Hausnummer").fill("Hauptstraße 1")
-    billing.get_by_label("Postleitzahl").fill("10115")
-    billing.get_by_label("Ort").fill("Berlin")
-    page.get_by_role("button", name="Weiter zu Versand und Zahlung").click()
+    fill_address(page, "a11y@example.org", "Ada Lovelace", "Hauptstraße 1", "10115", "Berlin")
     page.get_by_role("heading", name="Versand und Zahlung", level=1).wait_for()
     problems["delivery"] = violations(axe, page)
     page.get_by_role("button", name="Weiter zur Übersicht").click()

@@ -12,6 +12,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from playwright.sync_api import expect
 
+from e2e.conftest import fill_address
+
 
 class Inbox:
     def __init__(self):
@@ -63,13 +65,7 @@ def test_a_guest_buys_two_products(page, javascript, shop_env, inbox):
     page.get_by_role("link", name="Zur Kasse").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Ihre Adresse")
-    page.get_by_label("E-Mail-Adresse").fill("gast@example.org")
-    billing = page.get_by_role("group", name="Rechnungsadresse")
-    billing.get_by_label("Vor- und Nachname").fill("Gerda Gast")
-    billing.get_by_label("Straße und Hausnummer").fill("Am Markt 7")
-    billing.get_by_label("Postleitzahl").fill("04109")
-    billing.get_by_label("Ort").fill("Leipzig")
-    page.get_by_role("button", name="Weiter zu Versand und Zahlung").click()
+    fill_address(page, "gast@example.org", "Gerda Gast", "Am Markt 7", "04109", "Leipzig")
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Versand und Zahlung")
     expect(page.get_by_label("Standardversand (DHL)")).to_be_checked()

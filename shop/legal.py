@@ -17,13 +17,25 @@ VERSIONS = {
     "withdrawal": "2026-11-29",
     "privacy": "2026-11-29",
 }
+TITLES = {
+    "impressum": "Impressum",
+    "terms": "Allgemeine Geschäftsbedingungen",
+    "withdrawal": "Widerrufsbelehrung",
+    "privacy": "Datenschutzerklärung",
+}
 
 
-def _page(template: str):
+def _text_page(name: str):
     async def page(request: Request):
-        return render(request, template, {"nav_categories": await run_db(navigation),
-                                          "versions": VERSIONS})
+        return render(request, "legal/text.html", {
+            "name": name, "title": TITLES[name], "versions": VERSIONS,
+            "nav_categories": await run_db(navigation),
+        })
     return page
+
+
+async def shipping(request: Request):
+    return render(request, "legal/shipping.html", {"nav_categories": await run_db(navigation)})
 
 
 def attachments(settings) -> list[tuple[str, str]]:
@@ -36,9 +48,6 @@ def attachments(settings) -> list[tuple[str, str]]:
 
 
 routes = [
-    Route("/impressum", _page("legal/impressum.html"), name="legal:impressum"),
-    Route("/terms", _page("legal/terms.html"), name="legal:terms"),
-    Route("/withdrawal", _page("legal/withdrawal.html"), name="legal:withdrawal"),
-    Route("/privacy", _page("legal/privacy.html"), name="legal:privacy"),
-    Route("/shipping", _page("legal/shipping.html"), name="legal:shipping"),
+    *(Route(f"/{name}", _text_page(name), name=f"legal:{name}") for name in TITLES),
+    Route("/shipping", shipping, name="legal:shipping"),
 ]
