@@ -119,6 +119,8 @@ def cmd_order(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
+    # Without a configured address, links in mail point to where this server listens.
+    os.environ.setdefault("BASE_URL", f"http://{args.host}:{args.port}")
     if args.demo:
         # The demo gets a database of its own; DATABASE_URL may name real data.
         os.environ.setdefault("DEBUG", "1")

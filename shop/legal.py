@@ -5,6 +5,8 @@ Change the version whenever the wording of a text changes.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -13,9 +15,9 @@ from shop.db import run_db
 from shop.web import env, render
 
 VERSIONS = {
-    "terms": "2026-11-29",
-    "withdrawal": "2026-11-29",
-    "privacy": "2026-11-29",
+    "terms": dt.date(2026, 11, 29),
+    "withdrawal": dt.date(2026, 11, 29),
+    "privacy": dt.date(2026, 11, 29),
 }
 TITLES = {
     "impressum": "Impressum",
@@ -38,11 +40,16 @@ async def shipping(request: Request):
     return render(request, "legal/shipping.html", {"nav_categories": await run_db(navigation)})
 
 
+def versions() -> dict[str, str]:
+    """The versions in force, as an order stores them."""
+    return {name: day.isoformat() for name, day in VERSIONS.items()}
+
+
 def attachments(settings) -> list[tuple[str, str]]:
     """The terms and the withdrawal notice with its model form, for the order mail."""
     return [
         (filename, env.get_template("mail/legal_attachment.html").render(
-            settings=settings, text=f"fragments/legal/{name}.html", versions=VERSIONS))
+            settings=settings, name=name, title=TITLES[name], versions=VERSIONS))
         for filename, name in (("AGB.html", "terms"), ("Widerrufsbelehrung.html", "withdrawal"))
     ]
 

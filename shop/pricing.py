@@ -10,13 +10,24 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from shop.config import Shipping
+from shop.i18n import lazy_gettext as _l
 
 # The other member states of the European Union (ISO 3166-1 alpha-2).
 EU_COUNTRIES = (
     "AT BE BG CY CZ DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
 )
 COUNTRIES = ("DE", *EU_COUNTRIES)
-DELIVERY_OPTIONS = ("standard", "express")
+DELIVERY_NAMES = {"standard": _l("Standard shipping"), "express": _l("Express shipping")}
+DELIVERY_OPTIONS = tuple(DELIVERY_NAMES)
+PAYMENT_NAMES = {"prepayment": _l("Prepayment by bank transfer")}
+
+
+def delivery_name(option: str) -> str:
+    return str(DELIVERY_NAMES.get(option, option))
+
+
+def payment_name(method: str) -> str:
+    return str(PAYMENT_NAMES.get(method, method))
 
 
 def round_cents(value: Decimal) -> int:

@@ -12,12 +12,14 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from shop import i18n
+from shop import i18n, pricing
 from shop.config import ROOT
 from shop.security import csrf_token
 
 STATIC_DIR = ROOT / "static"
 THEMES = ("auto", "light", "dark")
+# For pages with a shopper's own data (cart, checkout, orders): no shared or stored copies.
+PRIVATE = {"Cache-Control": "private, no-store"}
 
 env = jinja2.Environment(
     loader=jinja2.ChoiceLoader([
@@ -42,6 +44,8 @@ env.filters["date"] = i18n.format_date
 env.filters["datetime"] = i18n.format_datetime
 env.globals["csrf_token"] = csrf_token
 env.globals["country_name"] = i18n.country_name
+env.globals["delivery_name"] = pricing.delivery_name
+env.globals["payment_name"] = pricing.payment_name
 
 
 def is_htmx(request: Request) -> bool:

@@ -8,7 +8,7 @@ import pytest
 
 from shop.cart.models import CartLine
 from shop.catalog.models import Product
-from shop.legal import VERSIONS
+from shop.legal import versions
 from shop.mail.models import OutboxMessage
 from shop.orders.models import Order, OrderEvent, OrderLine
 
@@ -42,7 +42,7 @@ def test_a_guest_buys_two_products(shopper, tea, cup, database):
 
     order = Order.get(Order.number == number)
     assert (order.subtotal_cents, order.shipping_cents, order.total_cents) == (1888, 490, 2378)
-    assert order.status == "awaiting_payment" and order.legal_versions == VERSIONS
+    assert order.status == "awaiting_payment" and order.legal_versions == versions()
     assert [(l.sku, l.quantity, l.unit_price_cents, l.vat_rate) for l in order.lines.order_by(OrderLine.id)] == [
         (tea.sku, 2, 349, 7), (cup.sku, 1, 1190, 19)]
     assert Product.get_by_id(tea.id).stock == 8 and Product.get_by_id(cup.id).stock == 9
@@ -99,6 +99,14 @@ def test_back_keeps_what_was_typed(shopper, client, tea):
     ({"billing-street": "Lindenweg"}, "Hausnummer"),
     ({"billing-country": "US"}, "Bitte prüfen Sie"),
     ({"billing-city": "x" * 500}, "Bitte prüfen Sie"),
+    ({"billing-name": "   "}, "Bitte prüfen Sie"),
+    ({"billing-name": "An\x00na"}, "nur Buchstaben, Ziffern und Satzzeichen"),
+    ({"billing-postcode": "١٠١١٥"}, "Diese Postleitzahl passt nicht"),
+    ({"email": "a(b)@x.de"}, "gültige E-Mail-Adresse"),
+    ({"email": "a@b.de;c@d.de"}, "gültige E-Mail-Adresse"),
+    ({"email": "a,b@x.de"}, "gültige E-Mail-Adresse"),
+    ({"email": 'a"b<c>@x.de'}, "gültige E-Mail-Adresse"),
+    ({"email": "ä@ü.de"}, "gültige E-Mail-Adresse"),
 ])
 def test_bad_addresses_are_explained_and_not_saved(shopper, client, tea, changes, message):
     shopper.add(tea)
@@ -194,7 +202,40 @@ def test_stock_that_ran_out_meanwhile_names_the_line_and_takes_nothing(shopper, 
     assert Product.get_by_id(tea.id).stock == 10 and Product.get_by_id(cup.id).stock == 1
     assert Order.select().count() == 0
     Product.update(stock=0).where(Product.id == cup.id).execute()
-    assert "Tasse ist inzwischen ausverkauft" in shopper.place(shopper.review()).text
+    assert "Tasse ist inzwischen ausverkauft" in shopper.place(review).text
+    # Going back to the review now leads to the cart, which marks the line.
+    assert shopper.client.get("/checkout/review").headers["location"] == "/cart"
+    cart = shopper.client.get("/cart").text
+    assert "Ausverkauft" in cart and "Zur Kasse" not in cart
+
+
+def test_a_product_taken_off_sale_is_marked_in_the_cart_and_can_be_removed(shopper, tea, cup, database):
+    shopper.add(tea)
+    shopper.add(cup)
+    Product.update(active=False).where(Product.id == cup.id).execute()
+    cart = shopper.client.get("/cart").text
+    assert "Nicht mehr erhältlich" in cart and "Zur Kasse" not in cart
+    assert shopper.client.get("/checkout/address").headers["location"] == "/cart"
+    assert shopper.post(f"/cart/items/{cup.id}", {"quantity": 0}).status_code == 303
+    assert "Zur Kasse" in shopper.client.get("/cart").text
+    assert shopper.address().status_code == 303 and shopper.delivery().status_code == 303
+    assert shopper.place().status_code == 303
+
+
+def test_a_checkout_changed_in_another_tab_is_detected(shopper, tea, database):
+    shopper.add(tea)
+    shopper.address()
+    shopper.delivery()
+    review = shopper.review()
+    shopper.address(**{"billing-country": "AT", "billing-postcode": "1010", "billing-city": "Wien"})
+    response = shopper.place(review)
+    assert response.status_code == 409 and "Ihr Warenkorb hat sich geändert" in response.text
+    assert Order.select().count() == 0
+    shopper.delivery("standard")
+    review = shopper.review()
+    shopper.client.get("/checkout/delivery")
+    assert shopper.place(review).status_code == 303
+    assert Order.get().shipping_cents == 1290
 
 
 def test_checkout_steps_swap_in_place_with_htmx(shopper, tea):
@@ -232,3 +273,18 @@ def test_mixed_vat_rates_are_stored_per_rate(shopper, tea, cup, database):
     shopper.place()
     # 349 at 7 % holds 23, 1190 at 19 % holds 190; shipping 490 split 111/379 adds 7 and 61.
     assert Order.get().vat_by_rate == {"19": 251, "7": 30}
+
+
+def test_private_pages_are_not_cached_and_order_links_not_passed_on(shopper, client, tea):
+    shopper.add(tea)
+    assert client.get("/cart").headers["cache-control"] == "private, no-store"
+    shopper.address()
+    assert client.get("/checkout/delivery").headers["cache-control"] == "private, no-store"
+    shopper.delivery("express")
+    review = client.get("/checkout/review")
+    assert review.headers["cache-control"] == "private, no-store"
+    assert "Versand nach Deutschland, Expressversand" in review.text
+    order = client.get(shopper.place().headers["location"])
+    assert order.headers["referrer-policy"] == "no-referrer"
+    assert order.headers["cache-control"] == "private, no-store"
+    assert "Versand, Expressversand" in order.text

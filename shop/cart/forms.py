@@ -10,13 +10,17 @@ from shop.i18n import lazy_gettext as _l
 from .models import MAX_QUANTITY
 
 QUANTITY_MESSAGE = _l("Please choose a quantity from 1 to %(max)d.", max=MAX_QUANTITY)
+NOT_AVAILABLE = _l("This product is not available.")
 
 
 class AddToCartForm(Form):
     class Meta(FormMeta):
         pass
 
-    product_id = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=2**31 - 1)])
+    product_id = IntegerField(validators=[
+        InputRequired(message=NOT_AVAILABLE),
+        NumberRange(min=1, max=2**31 - 1, message=NOT_AVAILABLE),
+    ])
     quantity = IntegerField(
         _l("Quantity"), default=1,
         validators=[NumberRange(min=1, max=MAX_QUANTITY, message=QUANTITY_MESSAGE)],

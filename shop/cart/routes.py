@@ -7,7 +7,7 @@ from starlette.routing import Route
 from shop.db import run_db
 from shop.i18n import _
 from shop.security import safe_next
-from shop.web import flash, is_htmx, render, see_other
+from shop.web import PRIVATE, flash, is_htmx, render, see_other
 
 from . import service
 from .forms import AddToCartForm, QuantityForm
@@ -24,7 +24,8 @@ async def remember_count(request: Request) -> None:
 async def show_cart(request: Request):
     cart = await run_db(service.view, cart_token(request), request.app.state.settings.shipping)
     request.session["cart_count"] = cart.totals.item_count
-    return render(request, "cart/cart.html", {"cart": cart}, fragment="fragments/cart/content.html")
+    return render(request, "cart/cart.html", {"cart": cart}, fragment="fragments/cart/content.html",
+                  headers=PRIVATE)
 
 
 async def add_item(request: Request):
@@ -66,7 +67,8 @@ async def update_item(request: Request):
         cart = await run_db(service.view, cart_token(request), request.app.state.settings.shipping)
         request.session["cart_count"] = cart.totals.item_count
         return render(request, "cart/cart.html", {"cart": cart, "error": error},
-                      fragment="fragments/cart/content.html", status_code=422 if error else 200)
+                      fragment="fragments/cart/content.html", status_code=422 if error else 200,
+                      headers=PRIVATE)
     await remember_count(request)
     if error:
         flash(request, error, "error")

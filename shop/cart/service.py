@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 from shop import pricing
 from shop.catalog.models import Product
@@ -19,20 +20,36 @@ class CartError(ValueError):
 
 @dataclass
 class CartView:
+    """A cart as the shopper sees it: every line, and totals of what can be bought."""
+
     cart: Cart | None
     items: list[tuple[CartLine, Product]]
     totals: pricing.Totals
     country: str
+    checkout: dict = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
         return not self.items
 
     @property
+    def unavailable(self) -> list[tuple[CartLine, Product]]:
+        """Lines that cannot be ordered as they stand: gone, sold out, or too many."""
+        return [(line, p) for line, p in self.items if not p.active or p.stock < line.quantity]
+
+    @property
     def fingerprint(self) -> str:
-        """Changes when any line, quantity or price changes: detects a cart edited elsewhere."""
-        parts = [f"{p.id}:{line.quantity}:{p.price_cents}:{p.vat_rate}" for line, p in self.items]
-        return hashlib.sha256("|".join(sorted(parts)).encode()).hexdigest()[:32]
+        """Changes when anything the review page shows changes (lines, prices, addresses,
+        delivery, totals): detects a cart or checkout edited in another tab."""
+        shown = {
+            "lines": [(p.id, line.quantity, p.price_cents, p.vat_rate) for line, p in self.items],
+            "checkout": {key: self.checkout.get(key) for key in CHECKOUT_KEYS},
+            "totals": (self.totals.shipping_cents, self.totals.total_cents),
+        }
+        return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:32]
+
+
+CHECKOUT_KEYS = ("email", "billing", "shipping", "delivery", "payment")
 
 
 def find_cart(token: str | None) -> Cart | None:
@@ -40,24 +57,23 @@ def find_cart(token: str | None) -> Cart | None:
 
 
 def view(token: str | None, rules: Shipping) -> CartView:
-    cart = find_cart(token)
+    return view_of(find_cart(token), rules)
+
+
+def view_of(cart: Cart | None, rules: Shipping) -> CartView:
     items = []
     if cart:
-        items = [
-            (line, line.product)
-            for line in CartLine.select(CartLine, Product).join(Product)
-            .where((CartLine.cart == cart) & (Product.active == True))  # noqa: E712
-            .order_by(CartLine.id)
-        ]
-    checkout = cart.checkout if cart else {}
+        query = CartLine.select(CartLine, Product).join(Product).where(CartLine.cart == cart)
+        items = [(line, line.product) for line in query.order_by(CartLine.id)]
+    checkout = dict(cart.checkout) if cart else {}
     country = (checkout.get("shipping") or checkout.get("billing") or {}).get("country", "DE")
-    lines = [line_of(p, line.quantity) for line, p in items]
+    lines = [line_of(p, line.quantity) for line, p in items if p.active]
     subtotal = sum(line.total_cents for line in lines)
     try:
         shipping = pricing.shipping_cost(rules, country, subtotal, checkout.get("delivery", "standard"))
     except pricing.NoDelivery:
         shipping = pricing.shipping_cost(rules, "DE", subtotal)
-    return CartView(cart, items, pricing.totals(lines, shipping if lines else 0), country)
+    return CartView(cart, items, pricing.totals(lines, shipping if lines else 0), country, checkout)
 
 
 def line_of(product: Product, quantity: int) -> pricing.Line:
@@ -72,7 +88,7 @@ def add(token: str | None, product_id: int, quantity: int) -> Cart:
         cart = find_cart(token) or Cart.create()
         line = CartLine.get_or_none((CartLine.cart == cart) & (CartLine.product == product))
         wanted = quantity + (line.quantity if line else 0)
-        _check_quantity(product, wanted)
+        _check_quantity(product, wanted, in_cart=line.quantity if line else 0)
         if line:
             line.quantity = wanted
             line.save()
@@ -104,7 +120,9 @@ def item_count(token: str | None) -> int:
     cart = find_cart(token)
     if cart is None:
         return 0
-    return sum(line.quantity for line in CartLine.select(CartLine.quantity).where(CartLine.cart == cart))
+    lines = (CartLine.select(CartLine.quantity).join(Product)
+             .where((CartLine.cart == cart) & (Product.active == True)))  # noqa: E712
+    return sum(line.quantity for line in lines)
 
 
 def _sellable(product_id: int) -> Product:
@@ -116,11 +134,14 @@ def _sellable(product_id: int) -> Product:
     return product
 
 
-def _check_quantity(product: Product, quantity: int) -> None:
+def _check_quantity(product: Product, quantity: int, in_cart: int = 0) -> None:
     if quantity > product.stock:
-        raise CartError(ngettext(
+        message = ngettext(
             "Only %(num)d of %(name)s is in stock.", "Only %(num)d of %(name)s are in stock.",
-            product.stock, name=product.name))
+            product.stock, name=product.name)
+        if in_cart:
+            message += " " + _("You already have %(count)d in your cart.", count=in_cart)
+        raise CartError(message)
     if quantity > MAX_QUANTITY:
         raise CartError(_("At most %(max)d of one product per order.", max=MAX_QUANTITY))
 

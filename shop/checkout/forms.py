@@ -13,20 +13,21 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from shop.i18n import FormMeta, country_name
 from shop.i18n import lazy_gettext as _l
 from shop.pricing import COUNTRIES
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Plain addresses only: what a mail header carries unchanged (no comments, lists or quotes).
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # Postcode formats of the countries we deliver to; the rest use five digits.
 POSTCODES = {
-    **dict.fromkeys(["AT", "BE", "BG", "CY", "DK", "HU", "LU", "SI"], r"\d{4}"),
-    **dict.fromkeys(["CZ", "GR", "SE", "SK"], r"\d{3} ?\d{2}"),
-    "NL": r"\d{4} ?[A-Za-z]{2}", "PL": r"\d{2}-\d{3}", "PT": r"\d{4}-\d{3}", "RO": r"\d{6}",
-    "IE": r"[A-Za-z0-9]{3} ?[A-Za-z0-9]{4}", "MT": r"[A-Za-z]{3} ?\d{4}", "LV": r"(LV-)?\d{4}",
-    "LT": r"(LT-)?\d{5}",
+    **dict.fromkeys(["AT", "BE", "BG", "CY", "DK", "HU", "LU", "SI"], r"[0-9]{4}"),
+    **dict.fromkeys(["CZ", "GR", "SE", "SK"], r"[0-9]{3} ?[0-9]{2}"),
+    "NL": r"[0-9]{4} ?[A-Za-z]{2}", "PL": r"[0-9]{2}-[0-9]{3}", "PT": r"[0-9]{4}-[0-9]{3}",
+    "RO": r"[0-9]{6}", "IE": r"[A-Za-z0-9]{3} ?[A-Za-z0-9]{4}", "MT": r"[A-Za-z]{3} ?[0-9]{4}",
+    "LV": r"(LV-)?[0-9]{4}", "LT": r"(LT-)?[0-9]{5}",
 }
 
 
@@ -35,8 +36,14 @@ class ShopForm(Form):
         pass
 
 
+def printable(form, field):
+    if field.data and any(ord(c) < 32 or ord(c) == 127 for c in field.data):
+        raise ValidationError(_l("Please use letters, digits and punctuation only."))
+
+
 def text(label, max_length: int = 100, required: bool = True):
-    validators = [InputRequired() if required else Optional(), Length(max=max_length)]
+    # DataRequired looks at the stripped value: blanks alone are not a name.
+    validators = [DataRequired() if required else Optional(), Length(max=max_length), printable]
     return StringField(label, validators=validators, filters=[lambda v: v.strip() if v else v])
 
 
@@ -55,12 +62,12 @@ class AddressFields(ShopForm):
         self.country.choices = [SelectChoice(code, name) for name, code in names]
 
     def validate_postcode(self, field):
-        pattern = POSTCODES.get(self.country.data, r"\d{5}")
+        pattern = POSTCODES.get(self.country.data, r"[0-9]{5}")
         if field.data and not re.fullmatch(pattern, field.data):
             raise ValidationError(_l("This is not a valid postcode for the chosen country."))
 
     def validate_street(self, field):
-        if field.data and not re.search(r"\d", field.data):
+        if field.data and not re.search(r"[0-9]", field.data):
             raise ValidationError(_l("Please add the house number."))
 
 
@@ -71,7 +78,7 @@ class AddressForm(ShopForm):
     delivery = FormField(AddressFields)
 
     def validate_email(self, field):
-        if field.data and not EMAIL.match(field.data):
+        if field.data and not EMAIL.fullmatch(field.data):
             raise ValidationError(_l("Please enter a valid email address."))
 
     def validate(self, extra_validators=None) -> bool:
@@ -87,7 +94,7 @@ class AddressForm(ShopForm):
 
 DELIVERY_CHOICES = [
     SelectChoice("standard", _l("Standard shipping (DHL)")),
-    SelectChoice("express", _l("Express shipping, next working day (Germany only)")),
+    SelectChoice("express", _l("Express shipping: delivered the working day after dispatch (Germany only)")),
 ]
 PAYMENT_CHOICES = [SelectChoice("prepayment", _l("Prepayment by bank transfer"))]
 
@@ -98,8 +105,8 @@ class DeliveryForm(ShopForm):
 
 
 class PlaceOrderForm(ShopForm):
-    token = HiddenField(validators=[InputRequired(), Length(max=64)])
-    fingerprint = HiddenField(validators=[InputRequired(), Length(max=64)])
+    token = HiddenField(validators=[DataRequired(), Length(max=64)])
+    fingerprint = HiddenField(validators=[DataRequired(), Length(max=64)])
     accept_terms = BooleanField(
         _l("I have read the terms and conditions and the cancellation policy."),
         validators=[InputRequired(message=_l("Please accept the terms and conditions to order."))],

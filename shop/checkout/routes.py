@@ -14,7 +14,7 @@ from shop.cart.routes import cart_token
 from shop.db import run_db
 from shop.i18n import _
 from shop.orders import service as orders
-from shop.web import flash, is_htmx, render, see_other, url_path
+from shop.web import PRIVATE, flash, is_htmx, render, see_other, url_path
 
 from . import service
 from .forms import AddressForm, DeliveryForm, PlaceOrderForm
@@ -28,13 +28,15 @@ async def _state(request: Request):
 
 
 def _step(request: Request, step: str, context: dict, status_code: int = 200, push: bool = False):
-    headers = {"HX-Push-Url": url_path(STEP_URLS[step])} if push and is_htmx(request) else None
+    headers = dict(PRIVATE)
+    if push and is_htmx(request):
+        headers["HX-Push-Url"] = url_path(STEP_URLS[step])
     return render(request, "checkout/step.html", {"step": step, **context},
                   fragment=f"fragments/checkout/{step}.html", status_code=status_code, headers=headers)
 
 
-def _redirect(request: Request, step: str) -> Response:
-    if step == "cart":
+def _redirect(request: Request, step: str, empty: bool = True) -> Response:
+    if step == "cart" and empty:
         flash(request, _("Your cart is empty."), "info")
     target = url_path(STEP_URLS[step])
     if is_htmx(request):
@@ -42,8 +44,12 @@ def _redirect(request: Request, step: str) -> Response:
     return see_other(target)
 
 
-def _guard(request: Request, view, checkout: dict, step: str) -> Response | None:
+def _guard(request: Request, view, checkout: dict, step: str, check_stock: bool = True):
     """A redirect to the first missing step before `step`, if there is one."""
+    if check_stock and view.unavailable:
+        flash(request, _("Some products in your cart are not available in that quantity any more. "
+                         "Please check your cart."), "error")
+        return _redirect(request, "cart", empty=False)
     missing = service.missing_step(view, checkout, request.app.state.settings.shipping)
     if missing and service.STEPS.index(step) > _position(missing):
         return _redirect(request, missing)
@@ -56,8 +62,8 @@ def _position(step: str) -> int:
 
 async def address(request: Request):
     view, checkout = await _state(request)
-    if view.empty:
-        return _redirect(request, "cart")
+    if redirect := _guard(request, view, checkout, "address"):
+        return redirect
     if request.method == "GET":
         form = AddressForm(data={
             "email": checkout.get("email"), "billing": checkout.get("billing") or {},
@@ -120,21 +126,18 @@ async def place_order(request: Request):
         existing = await run_db(orders.order_by_key, form.token.data or "")
         if existing:
             return _to_order(request, existing)
-        if redirect := _guard(request, view, checkout, "review"):
+        if redirect := _guard(request, view, checkout, "review", check_stock=False):
             return redirect
         return await _review(request, view, checkout, form, status_code=422)
     existing = await run_db(orders.order_by_key, form.token.data)
     if existing:
         return _to_order(request, existing)
-    if redirect := _guard(request, view, checkout, "review"):
+    # Stock is checked by place_order itself, which names the line that ran out.
+    if redirect := _guard(request, view, checkout, "review", check_stock=False):
         return redirect
-    order_checkout = orders.Checkout(
-        email=checkout["email"], billing=checkout["billing"], shipping=checkout.get("shipping"),
-        delivery=checkout["delivery"], payment=checkout["payment"],
-    )
     try:
         order = await run_db(orders.place_order, request.app.state.settings, cart_token(request),
-                             order_checkout, form.token.data, form.fingerprint.data)
+                             form.token.data, form.fingerprint.data)
     except orders.OrderProblem as problem:
         view, checkout = await _state(request)
         return await _review(request, view, checkout, error=str(problem), status_code=409)

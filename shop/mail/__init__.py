@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+import ssl
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -118,7 +119,7 @@ def _send(config: Mail, message: OutboxMessage) -> None:
     helo = _address(config.sender).split("@")[-1]  # not getfqdn(): no DNS lookup
     with smtplib.SMTP(config.host, config.port, timeout=20, local_hostname=helo) as smtp:
         if config.starttls:
-            smtp.starttls()
+            smtp.starttls(context=ssl.create_default_context())  # verifies the certificate
         if config.user:
             smtp.login(config.user, config.password)
         smtp.sendmail(_address(config.sender), [message.recipient], raw)

@@ -7,7 +7,7 @@ from starlette.routing import Route
 
 from shop.catalog.queries import navigation
 from shop.db import run_db
-from shop.web import render
+from shop.web import PRIVATE, render
 
 from . import service
 
@@ -19,7 +19,8 @@ async def show_order(request: Request):
     if page is None:
         raise HTTPException(404, "No such order.")
     return render(request, "orders/order.html", {"page": page, "nav_categories": await run_db(navigation)},
-                  headers={"Referrer-Policy": "no-referrer", "Cache-Control": "private, no-store"})
+                  # The address holds the order's secret link: never send it on.
+                  headers={"Referrer-Policy": "no-referrer", **PRIVATE})
 
 
 routes = [

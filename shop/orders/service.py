@@ -7,6 +7,7 @@ legal texts agreed to, queues the confirmation mail and empties the cart.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -14,12 +15,13 @@ from peewee import IntegrityError
 
 from shop import mail, pricing
 from shop.cart.models import Cart, CartLine
-from shop.cart.service import CartView
+from shop.cart.service import CartView, view_of
 from shop.catalog.models import Product
 from shop.db import db, locked, now, write
 from shop.i18n import _, ngettext
-from shop.legal import VERSIONS as LEGAL_VERSIONS
+from shop.i18n import SHOP_TIMEZONE
 from shop.legal import attachments as legal_attachments
+from shop.legal import versions as legal_versions
 
 from shop.web import env
 
@@ -59,32 +61,22 @@ class IllegalTransition(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class Checkout:
-    """What the shopper chose; everything else is read from the database."""
-
-    email: str
-    billing: dict
-    shipping: dict | None
-    delivery: str
-    payment: str
-
-
-def place_order(settings, cart_token: str, checkout: Checkout, token: str, fingerprint: str) -> Order:
-    """Create the order, or return the one this `token` already created (double submit)."""
+def place_order(settings, cart_token: str, token: str, fingerprint: str) -> Order:
+    """Create the order as the review page showed it (`fingerprint`), or return the one
+    this `token` already created (a double submit)."""
     try:
         with write():
             existing = Order.get_or_none(Order.idempotency_key == token)
             if existing:
                 return existing
             cart = locked(Cart.select().where(Cart.token == cart_token)).get_or_none()
-            items = _cart_items(cart)
-            if not items:
+            view = view_of(cart, settings.shipping)
+            if view.empty:
                 raise OrderProblem(_("Your cart is empty."))
-            if _fingerprint(items) != fingerprint:
+            if view.fingerprint != fingerprint:
                 raise CartChanged(_("Your cart has changed. Please check your order again."))
-            _take_stock(items)
-            order = _create(settings, checkout, items, token)
+            _take_stock(view.items)
+            order = _create(view, token)
             CartLine.delete().where(CartLine.cart == cart).execute()
             Cart.update(checkout={}, updated_at=now()).where(Cart.id == cart.id).execute()
             mail.enqueue(confirmation_mail(settings, order))
@@ -97,18 +89,6 @@ def place_order(settings, cart_token: str, checkout: Checkout, token: str, finge
         return order
 
 
-def _cart_items(cart: Cart | None) -> list[tuple[CartLine, Product]]:
-    if cart is None:
-        return []
-    query = (CartLine.select(CartLine, Product).join(Product)
-             .where(CartLine.cart == cart).order_by(CartLine.id))
-    return [(line, line.product) for line in query]
-
-
-def _fingerprint(items) -> str:
-    return CartView(None, items, pricing.totals([]), "DE").fingerprint
-
-
 def _take_stock(items) -> None:
     for line, product in items:
         taken = (
@@ -118,7 +98,9 @@ def _take_stock(items) -> None:
             .execute()
         )
         if not taken:
-            left = Product.select(Product.stock).where(Product.id == product.id).scalar() or 0
+            left = (Product.select(Product.stock)
+                    .where((Product.id == product.id) & (Product.active == True))  # noqa: E712
+                    .scalar() or 0)
             if left:
                 raise OutOfStock(ngettext(
                     "Only %(num)d of %(name)s is left. Please change the quantity.",
@@ -128,27 +110,21 @@ def _take_stock(items) -> None:
                                name=product.name))
 
 
-def _create(settings, checkout: Checkout, items, token: str) -> Order:
-    lines = [pricing.Line(p.id, p.sku, p.name, p.price_cents, p.vat_rate, line.quantity)
-             for line, p in items]
-    country = (checkout.shipping or checkout.billing)["country"]
-    subtotal = sum(line.total_cents for line in lines)
-    totals = pricing.totals(
-        lines, pricing.shipping_cost(settings.shipping, country, subtotal, checkout.delivery)
-    )
+def _create(view: CartView, token: str) -> Order:
+    checkout, totals = view.checkout, view.totals
     placed = now()
     order = Order.create(
-        number=next_number(placed.year),
-        email=checkout.email,
-        billing_address=checkout.billing,
-        shipping_address=checkout.shipping,
-        delivery_option=checkout.delivery,
-        payment_method=checkout.payment,
+        number=next_number(placed.replace(tzinfo=dt.UTC).astimezone(SHOP_TIMEZONE).year),
+        email=checkout["email"],
+        billing_address=checkout["billing"],
+        shipping_address=checkout.get("shipping"),
+        delivery_option=checkout["delivery"],
+        payment_method=checkout["payment"],
         subtotal_cents=totals.subtotal_cents,
         shipping_cents=totals.shipping_cents,
         total_cents=totals.total_cents,
         vat_by_rate={str(rate): cents for rate, cents in totals.vat_by_rate.items()},
-        legal_versions=LEGAL_VERSIONS,
+        legal_versions=legal_versions(),
         idempotency_key=token,
         placed_at=placed,
         updated_at=placed,
@@ -157,7 +133,7 @@ def _create(settings, checkout: Checkout, items, token: str) -> Order:
         dict(order=order, product=line.product_id, sku=line.sku, name=line.name,
              unit_price_cents=line.unit_price_cents, vat_rate=line.vat_rate, quantity=line.quantity,
              total_cents=line.total_cents, vat_cents=line.vat_cents)
-        for line in lines
+        for line in totals.lines
     ]).execute()
     OrderEvent.create(order=order, status=AWAITING_PAYMENT, actor="customer", created_at=placed)
     return order
