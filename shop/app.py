@@ -12,10 +12,11 @@ from starlette.requests import Request
 from starlette.routing import Mount
 from starlette_wtf import CSRFProtectMiddleware
 
-from shop import cart, catalog, checkout, health, legal, orders, theme
+from shop import accounts, admin, cart, catalog, checkout, health, legal, orders, theme
 from shop.catalog.queries import navigation
 from shop.config import Settings
 from shop.db import connect, run_db
+from shop.ratelimit import TooMany, limiter_for
 from shop.security import (
     BodySizeLimitMiddleware,
     CsrfFailure,
@@ -37,10 +38,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     connect(settings.database_url)
 
     routes = protect_routes(
-        [*catalog.routes, *cart.routes, *checkout.routes, *orders.routes, *legal.routes,
-         *theme.routes, *health.routes],
+        [*catalog.routes, *cart.routes, *checkout.routes, *orders.routes, *accounts.routes,
+         *legal.routes, *theme.routes, *health.routes],
         exempt=CSRF_EXEMPT,
     )
+    routes += admin.routes
     routes += [
         Mount("/static", app=static_files(STATIC_DIR), name="static"),
         Mount("/media", app=static_files(settings.media_dir), name="media"),
@@ -68,10 +70,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={
             HTTPException: http_error,
             CsrfFailure: csrf_failure,
+            TooMany: too_many,
             Exception: server_error,
         },
     )
     app.state.settings = settings
+    app.state.limiter = limiter_for(settings.redis_url)
     install_url_helpers(app.router)
     return app
 
@@ -100,6 +104,11 @@ async def csrf_failure(request: Request, exc: CsrfFailure):
         {"retryable": exc.retryable, "fields": fields, "action": request.url.path},
         status_code=403,
     )
+
+
+async def too_many(request: Request, exc: TooMany):
+    return render(request, "errors/error.html", {"status": 429, "retry_after": exc.retry_after},
+                  status_code=429, headers={"Retry-After": str(exc.retry_after)})
 
 
 async def server_error(request: Request, exc: Exception):

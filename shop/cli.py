@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 import time
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--once", action="store_true", help="one round, then exit")
     worker.add_argument("--interval", type=float, default=5.0, help="seconds between rounds")
 
+    admin = commands.add_parser("create-admin", help="create an admin account (or make one an admin)")
+    admin.add_argument("email")
+    admin.add_argument("--name", default="Admin")
+
     order = commands.add_parser("order", help="move an order to a new state (sends its mail)")
     order.add_argument("number")
     order.add_argument("status", choices=["paid", "shipped", "delivered", "cancelled", "refunded"])
@@ -42,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     return {"serve": cmd_serve, "migrate": cmd_migrate, "import-csv": cmd_import_csv,
-            "worker": cmd_worker, "order": cmd_order}[args.command](args)
+            "worker": cmd_worker, "order": cmd_order, "create-admin": cmd_create_admin}[args.command](args)
 
 
 def _settings() -> Settings:
@@ -93,6 +98,23 @@ def cmd_worker(args) -> int:
         if args.once:
             return 0
         time.sleep(args.interval)
+
+
+def cmd_create_admin(args) -> int:
+    """The password comes from ADMIN_PASSWORD or, interactively, a prompt."""
+    from shop.accounts import passwords, service
+    from shop.db import connect, migrate, with_connection
+
+    password = os.environ.get("ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    if problem := passwords.problem(password, args.email):
+        print(problem, file=sys.stderr)
+        return 1
+    settings = _settings()
+    connect(settings.database_url)
+    migrate()
+    user = with_connection(service.create_admin, args.email, password, args.name)
+    print(f"{user.email} is an admin.")
+    return 0
 
 
 def cmd_order(args) -> int:

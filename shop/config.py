@@ -68,6 +68,7 @@ class Settings:
     secret_key: str
     debug: bool = False
     base_url: str = "http://127.0.0.1:8000"
+    redis_url: str = ""
     media_dir: Path = DATA_DIR / "media"
     page_size: int = 24
     session_max_age: int = 14 * 24 * 3600
@@ -89,6 +90,7 @@ class Settings:
             secret_key=config("SECRET_KEY", default=""),
             debug=debug,
             base_url=config("BASE_URL", default="http://127.0.0.1:8000").rstrip("/"),
+            redis_url=config("REDIS_URL", default=""),
             media_dir=Path(config("MEDIA_DIR", default=str(DATA_DIR / "media"))),
             merchant=Merchant.from_config(config),
             shipping=Shipping(

@@ -87,6 +87,7 @@ def base_context(request: Request) -> dict:
         "theme": theme_of(request),
         "lang": i18n.get_locale(),
         "cart_count": request.session.get("cart_count", 0),
+        "account": request.session.get("account"),
         # What every add-to-cart form on the page needs; computed once per page.
         "cart_form": {"csrf": csrf_token(request), "next": request.url.path},
     }

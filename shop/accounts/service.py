@@ -1,0 +1,174 @@
+"""Accounts: registration with double opt-in, sign-in sessions kept on the server,
+password reset. Every link in a mail is built from BASE_URL and signed."""
+from __future__ import annotations
+
+import datetime as dt
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from shop import mail
+from shop.db import now, write
+from shop.i18n import _
+
+from . import passwords
+from .models import ADMIN, User, UserSession
+
+VERIFY_MAX_AGE = 3 * 24 * 3600
+RESET_MAX_AGE = 3600
+SESSION_LIFETIME = dt.timedelta(days=14)
+
+
+def normalize(email: str) -> str:
+    return email.strip().lower()
+
+
+def _signer(settings, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key, salt=f"account-{purpose}")
+
+
+# -- registration ---------------------------------------------------------------
+
+def register(settings, name: str, email: str, password: str) -> None:
+    """Create the account and mail the confirmation link. An address that already has
+    an account gets a notice instead, so the page cannot tell who is a customer."""
+    email = normalize(email)
+    with write():
+        existing = User.get_or_none(User.email == email)
+        if existing:
+            mail.enqueue(mail.compose(settings, email, _("Someone tried to register with your address"),
+                                      "account_exists", {"user": existing, "base_url": settings.base_url}))
+            return
+        user = User.create(email=email, name=name.strip(), password_hash=passwords.hash_password(password))
+        mail.enqueue(verification_mail(settings, user))
+
+
+def verification_mail(settings, user: User):
+    token = _signer(settings, "verify").dumps({"uid": user.id, "email": user.email})
+    return mail.compose(settings, user.email, _("Please confirm your email address"), "account_verify",
+                        {"user": user, "link": f"{settings.base_url}/account/verify?token={token}"})
+
+
+def verify_email(settings, token: str) -> User | None:
+    try:
+        data = _signer(settings, "verify").loads(token, max_age=VERIFY_MAX_AGE)
+    except (BadSignature, SignatureExpired):
+        return None
+    with write():
+        user = User.get_or_none((User.id == data.get("uid")) & (User.email == data.get("email")))
+        if user and not user.verified:
+            User.update(email_verified_at=now(), updated_at=now()).where(User.id == user.id).execute()
+            user = User.get_by_id(user.id)
+    return user
+
+
+def resend_verification(settings, user: User) -> None:
+    with write():
+        mail.enqueue(verification_mail(settings, user))
+
+
+# -- signing in -----------------------------------------------------------------
+
+def authenticate(email: str, password: str) -> User | None:
+    """The account for these credentials, or None; takes as long either way."""
+    user = User.get_or_none(User.email == normalize(email))
+    if user is None:
+        passwords.verify(passwords.DUMMY_HASH, password)
+        return None
+    if not passwords.verify(user.password_hash, password):
+        return None
+    if passwords.needs_rehash(user.password_hash):
+        with write():
+            User.update(password_hash=passwords.hash_password(password)).where(User.id == user.id).execute()
+    return user
+
+
+def start_session(user: User, user_agent: str = "") -> str:
+    """A new signed-in session; returns the key for the cookie."""
+    key = UserSession.new_key()
+    with write():
+        UserSession.create(key_hash=UserSession.hash_key(key), user=user, user_agent=user_agent[:200],
+                           expires_at=now() + SESSION_LIFETIME)
+    return key
+
+
+def session_user(key: str | None) -> tuple[User, UserSession] | None:
+    """The user of a live session key, checked against the database on every request."""
+    if not key:
+        return None
+    row = (UserSession.select(UserSession, User).join(User)
+           .where((UserSession.key_hash == UserSession.hash_key(key)) & (UserSession.expires_at > now()))
+           .get_or_none())
+    if row is None:
+        return None
+    if now() - row.last_seen_at > dt.timedelta(minutes=5):
+        with write():
+            UserSession.update(last_seen_at=now()).where(UserSession.id == row.id).execute()
+    return row.user, row
+
+
+def end_session(key: str | None) -> None:
+    if key:
+        with write():
+            UserSession.delete().where(UserSession.key_hash == UserSession.hash_key(key)).execute()
+
+
+def end_sessions(user: User, keep: str | None = None, only: int | None = None) -> None:
+    """End the user's sessions: all but `keep`, or just the one with id `only`."""
+    query = UserSession.delete().where(UserSession.user == user)
+    if keep:
+        query = query.where(UserSession.key_hash != UserSession.hash_key(keep))
+    if only is not None:
+        query = query.where(UserSession.id == only)
+    with write():
+        query.execute()
+
+
+def active_sessions(user: User) -> list[UserSession]:
+    return list(UserSession.select().where((UserSession.user == user) & (UserSession.expires_at > now()))
+                .order_by(UserSession.last_seen_at.desc()))
+
+
+# -- passwords --------------------------------------------------------------------
+
+def request_reset(settings, email: str) -> None:
+    """Mail a reset link if the address has an account; the caller answers the same either way."""
+    user = User.get_or_none(User.email == normalize(email))
+    if user is None:
+        passwords.verify(passwords.DUMMY_HASH, "x")  # about the time of composing the mail
+        return
+    # Bound to the current hash: the link dies once it is used or the password changes.
+    token = _signer(settings, "reset").dumps({"uid": user.id, "h": user.password_hash[-16:]})
+    with write():
+        mail.enqueue(mail.compose(settings, user.email, _("Reset your password"), "account_reset",
+                                  {"user": user, "link": f"{settings.base_url}/account/password-reset/confirm?token={token}"}))
+
+
+def user_for_reset(settings, token: str) -> User | None:
+    try:
+        data = _signer(settings, "reset").loads(token, max_age=RESET_MAX_AGE)
+    except (BadSignature, SignatureExpired):
+        return None
+    user = User.get_or_none(User.id == data.get("uid"))
+    if user is None or user.password_hash[-16:] != data.get("h"):
+        return None
+    return user
+
+
+def set_password(user: User, password: str, keep_session: str | None = None) -> None:
+    """Change the password and end every other session of the account."""
+    with write():
+        User.update(password_hash=passwords.hash_password(password), updated_at=now()).where(
+            User.id == user.id).execute()
+        end_sessions(user, keep=keep_session)
+
+
+def create_admin(email: str, password: str, name: str = "Admin") -> User:
+    email = normalize(email)
+    with write():
+        user = User.get_or_none(User.email == email)
+        if user is None:
+            return User.create(email=email, name=name, role=ADMIN, email_verified_at=now(),
+                               password_hash=passwords.hash_password(password))
+        User.update(role=ADMIN, password_hash=passwords.hash_password(password), updated_at=now()).where(
+            User.id == user.id).execute()
+        return User.get_by_id(user.id)
