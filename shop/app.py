@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.routing import Mount
 from starlette_wtf import CSRFProtectMiddleware
 
-from shop import accounts, admin, cart, catalog, checkout, health, legal, orders, theme
+from shop import accounts, admin, cart, catalog, checkout, health, legal, orders, theme, wishlist
 from shop.catalog.queries import navigation
 from shop.config import Settings
 from shop.db import connect, run_db
@@ -24,7 +24,7 @@ from shop.security import (
     SessionLifetimeMiddleware,
     protect_routes,
 )
-from shop.web import STATIC_DIR, install_url_helpers, is_htmx, render, static_files
+from shop.web import STATIC_DIR, LocaleMiddleware, install_url_helpers, is_htmx, render, static_files
 
 log = logging.getLogger("shop")
 
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = protect_routes(
         [*catalog.routes, *cart.routes, *checkout.routes, *orders.routes, *accounts.routes,
-         *legal.routes, *theme.routes, *health.routes],
+         *wishlist.routes, *legal.routes, *theme.routes, *health.routes],
         exempt=CSRF_EXEMPT,
     )
     routes += admin.routes
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             https_only=settings.https,
         ),
         Middleware(SessionLifetimeMiddleware, max_age=settings.session_max_age),
+        Middleware(LocaleMiddleware),
         Middleware(CSRFProtectMiddleware, csrf_secret=settings.secret_key,
                    csrf_time_limit=settings.csrf_time_limit),
     ]

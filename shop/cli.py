@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     import_csv = commands.add_parser("import-csv", help="import a categories or products CSV file")
     import_csv.add_argument("file", type=Path)
 
-    worker = commands.add_parser("worker", help="deliver the mail outbox (and, later, scheduled jobs)")
+    worker = commands.add_parser("worker", help="deliver the mail outbox and run the scheduled jobs")
     worker.add_argument("--once", action="store_true", help="one round, then exit")
     worker.add_argument("--interval", type=float, default=5.0, help="seconds between rounds")
 
@@ -88,10 +88,12 @@ def cmd_import_csv(args) -> int:
 def cmd_worker(args) -> int:
     from shop.db import connect, with_connection
     from shop.mail import deliver_due
+    from shop.wishlist.service import notify_back_in_stock
 
     settings = _settings()
     connect(settings.database_url)
     while True:
+        with_connection(notify_back_in_stock, settings)
         sent, failed = with_connection(deliver_due, settings.mail)
         if sent or failed:
             print(f"mail: {sent} sent, {failed} to retry", flush=True)

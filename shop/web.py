@@ -153,3 +153,15 @@ class CachedStaticFiles(StaticFiles):
 def static_files(directory: Path) -> CachedStaticFiles:
     directory.mkdir(parents=True, exist_ok=True)
     return CachedStaticFiles(directory=directory)
+
+
+class LocaleMiddleware:
+    """The language of this request: the visitor's choice kept in the session, else German."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and "session" in scope:
+            i18n.set_locale(scope["session"].get("lang", i18n.DEFAULT_LOCALE))
+        await self.app(scope, receive, send)

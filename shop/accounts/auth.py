@@ -10,12 +10,12 @@ from . import service
 from .models import User
 
 SESSION_KEY = "auth"
-KEPT_AT_SIGN_IN = ("cart", "cart_count")
 
 
 async def current_user(request: Request) -> User | None:
     if not hasattr(request.state, "user"):
-        found = await run_db(service.session_user, request.session.get(SESSION_KEY))
+        key = request.session.get(SESSION_KEY)
+        found = await run_db(service.session_user, key) if key else None
         request.state.user = found[0] if found else None
         request.state.user_session = found[1] if found else None
         if found is None and SESSION_KEY in request.session:
@@ -25,25 +25,6 @@ async def current_user(request: Request) -> User | None:
     return request.state.user
 
 
-async def sign_in(request: Request, user: User) -> None:
-    """Start a fresh session: a new key and a new cookie, keeping only the cart
-    (no session fixation)."""
-    kept = {k: request.session[k] for k in KEPT_AT_SIGN_IN if k in request.session}
-    request.session.clear()
-    request.session.update(kept)
-    request.session[SESSION_KEY] = await run_db(service.start_session, user,
-                                                request.headers.get("user-agent", ""))
-    remember(request, user)
-    request.state.user = user
-
-
 def remember(request: Request, user: User) -> None:
     """What the page header shows about the account, without a query."""
     request.session["account"] = {"name": user.name, "verified": user.verified}
-
-
-async def sign_out(request: Request) -> None:
-    await run_db(service.end_session, request.session.get(SESSION_KEY))
-    kept = {k: request.session[k] for k in KEPT_AT_SIGN_IN if k in request.session}
-    request.session.clear()
-    request.session.update(kept)

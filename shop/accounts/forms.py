@@ -1,10 +1,10 @@
 """Account forms. Messages name the problem without telling whether an address has an account."""
 from __future__ import annotations
 
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from shop.checkout.forms import EMAIL, ShopForm, printable
+from shop.checkout.forms import EMAIL, AddressFields, ShopForm, printable
 from shop.i18n import lazy_gettext as _l
 
 from . import passwords
@@ -63,3 +63,20 @@ class PasswordChangeForm(ShopForm):
     def validate_password(self, field):
         if problem := passwords.problem(field.data or ""):
             raise ValidationError(problem)
+
+
+class ProfileForm(ShopForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100), printable],
+                       filters=[lambda v: v.strip() if v else v])
+    language = SelectField(_l("Language"), choices=[SelectChoice("de", "Deutsch"), SelectChoice("en", "English")])
+
+
+class EmailChangeForm(ShopForm):
+    email = email_field(_l("New email address"))
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=passwords.MAX_LENGTH)])
+    validate_email = check_email
+
+
+class SavedAddressForm(AddressFields):
+    default_billing = BooleanField(_l("Default billing address"))
+    default_shipping = BooleanField(_l("Default delivery address"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from peewee import CharField, DateTimeField, ForeignKeyField
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, TextField
 
 from shop.db import BaseModel, now
 
@@ -49,3 +49,36 @@ class UserSession(BaseModel):
     @staticmethod
     def hash_key(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Address(BaseModel):
+    """A saved address; one may be the default for billing, one for delivery."""
+
+    user = ForeignKeyField(User, backref="addresses", on_delete="CASCADE")
+    name = CharField()
+    company = CharField(default="")
+    street = CharField()
+    postcode = CharField()
+    city = CharField()
+    country = CharField()
+    default_billing = BooleanField(default=False)
+    default_shipping = BooleanField(default=False)
+    created_at = DateTimeField(default=now)
+
+    FIELDS = ("name", "company", "street", "postcode", "city", "country")
+
+    def as_dict(self) -> dict:
+        return {field: getattr(self, field) for field in self.FIELDS}
+
+
+class Consent(BaseModel):
+    """Proof of a consent (the newsletter): when it was asked, in which words, how it
+    was given, when the address confirmed it and when it was withdrawn."""
+
+    user = ForeignKeyField(User, backref="consents", on_delete="CASCADE")
+    kind = CharField()
+    wording = TextField()
+    method = CharField()
+    requested_at = DateTimeField(default=now)
+    confirmed_at = DateTimeField(null=True)
+    withdrawn_at = DateTimeField(null=True)

@@ -7,13 +7,24 @@ from starlette.routing import Route
 
 from shop.db import run_db
 from shop.i18n import _
+from shop.i18n import lazy_gettext as _l
 from shop.ratelimit import Limit
 from shop.security import safe_next
 from shop.web import PRIVATE, flash, render, see_other, url_path
 
 from . import service
-from .auth import current_user, remember, sign_in, sign_out
-from .forms import LoginForm, PasswordChangeForm, RegisterForm, ResetForm, ResetRequestForm
+from .auth import current_user, remember
+from .signin import sign_in, sign_out
+from .forms import (
+    EmailChangeForm,
+    LoginForm,
+    PasswordChangeForm,
+    ProfileForm,
+    RegisterForm,
+    ResetForm,
+    ResetRequestForm,
+    SavedAddressForm,
+)
 
 SIGN_IN_PER_ACCOUNT = Limit("sign-in-account", 5, 15 * 60)
 SIGN_IN_PER_CLIENT = Limit("sign-in-client", 20, 15 * 60)
@@ -89,8 +100,10 @@ async def login(request: Request):
                      {"form": form, "error": _("The email address or the password is not right.")},
                      status_code=422)
     limits.reset(SIGN_IN_PER_ACCOUNT, email)
-    await sign_in(request, user)
+    notes = await sign_in(request, user)
     flash(request, _("Welcome back, %(name)s!", name=user.name), "success")
+    for note in notes:
+        flash(request, note, "info")
     return see_other(safe_next(form.next.data, url_path("accounts:profile")))
 
 
@@ -128,31 +141,109 @@ async def password_reset_confirm(request: Request):
     return see_other(url_path("accounts:login"))
 
 
-async def profile(request: Request):
+async def _signed_in(request: Request):
+    """The signed-in user, or a redirect to the sign-in page that comes back here."""
     user = await current_user(request)
     if user is None:
-        return see_other(url_path("accounts:login", query={"next": request.url.path}))
+        return None, see_other(url_path("accounts:login", query={"next": request.url.path}))
+    return user, None
+
+
+async def _profile_page(request: Request, user, status_code=200, **forms):
     sessions = await run_db(service.active_sessions, user)
-    return _page(request, "accounts/profile.html", {
+    context = {
         "user": user, "sessions": sessions, "current_session": request.state.user_session,
-        "password_form": PasswordChangeForm(),
-    })
+        "profile_form": ProfileForm(data={"name": user.name, "language": user.language}),
+        "email_form": EmailChangeForm(), "password_form": PasswordChangeForm(), **forms,
+    }
+    return _page(request, "accounts/profile.html", context, status_code=status_code)
+
+
+async def profile(request: Request):
+    user, redirect = await _signed_in(request)
+    if redirect:
+        return redirect
+    if request.method == "GET":
+        return await _profile_page(request, user)
+    form = ProfileForm(await request.form())
+    if not form.validate():
+        return await _profile_page(request, user, 422, profile_form=form)
+    await run_db(service.update_profile, user, form.name.data, form.language.data)
+    request.session["lang"] = form.language.data
+    request.session["account"] = {**request.session.get("account", {}), "name": form.name.data}
+    flash(request, _("Your details are saved."), "success")
+    return see_other(url_path("accounts:profile"))
+
+
+async def change_email(request: Request):
+    user, redirect = await _signed_in(request)
+    if redirect:
+        return redirect
+    form = EmailChangeForm(await request.form())
+    valid = form.validate()
+    if valid and not await run_db(service.authenticate, user.email, form.current.data):
+        form.current.errors.append(_("This is not your current password."))
+        valid = False
+    if not valid:
+        return await _profile_page(request, user, 422, email_form=form)
+    await run_db(service.request_email_change, request.app.state.settings, user, form.email.data)
+    flash(request, _("Please confirm the new address with the link we have sent to %(email)s.",
+                     email=form.email.data), "success")
+    return see_other(url_path("accounts:profile"))
+
+
+async def confirm_email(request: Request):
+    user = await run_db(service.confirm_email_change, request.app.state.settings,
+                        request.query_params.get("token", ""))
+    if user is None:
+        return _page(request, "accounts/link_invalid.html", {}, status_code=400)
+    flash(request, _("Your email address is now %(email)s.", email=user.email), "success")
+    return see_other(url_path("accounts:profile"))
+
+
+async def addresses(request: Request):
+    user, redirect = await _signed_in(request)
+    if redirect:
+        return redirect
+    form = SavedAddressForm(await request.form()) if request.method == "POST" else SavedAddressForm()
+    if request.method == "POST":
+        if form.validate():
+            await run_db(service.save_address, user, form.data, form.default_billing.data,
+                         form.default_shipping.data)
+            flash(request, _("The address is saved."), "success")
+            return see_other(url_path("accounts:addresses"))
+    saved = await run_db(service.addresses, user)
+    return _page(request, "accounts/addresses.html", {"addresses": saved, "form": form},
+                 status_code=422 if form.errors else 200)
+
+
+async def address(request: Request):
+    """Change the defaults of, or delete, one of the user's own addresses."""
+    user, redirect = await _signed_in(request)
+    if redirect:
+        return redirect
+    data = await request.form()
+    address_id = request.path_params["address_id"]
+    if data.get("action") == "delete":
+        found = await run_db(service.delete_address, user, address_id)
+    else:
+        found = await run_db(service.make_default, user, address_id, data.get("action"))
+    if not found:
+        raise HTTPException(404)
+    return see_other(url_path("accounts:addresses"))
 
 
 async def change_password(request: Request):
-    user = await current_user(request)
-    if user is None:
-        return see_other(url_path("accounts:login"))
+    user, redirect = await _signed_in(request)
+    if redirect:
+        return redirect
     form = PasswordChangeForm(await request.form())
     valid = form.validate()
     if valid and not await run_db(service.authenticate, user.email, form.current.data):
         form.current.errors.append(_("This is not your current password."))
         valid = False
     if not valid:
-        sessions = await run_db(service.active_sessions, user)
-        return _page(request, "accounts/profile.html", {
-            "user": user, "sessions": sessions, "current_session": request.state.user_session,
-            "password_form": form}, status_code=422)
+        return await _profile_page(request, user, 422, password_form=form)
     await run_db(service.set_password, user, form.password.data, request.session.get("auth"))
     flash(request, _("Your password is changed. Your other sessions have ended."), "success")
     return see_other(url_path("accounts:profile"))
@@ -171,7 +262,54 @@ async def end_session(request: Request):
     return see_other(url_path("accounts:profile"))
 
 
+NEWSLETTER_WORDING = _l(
+    "Yes, send me the newsletter about new products and offers, at most twice a month. "
+    "I can unsubscribe at any time with the link in every newsletter."
+)
+
+
+async def preferences(request: Request):
+    user, redirect = await _signed_in(request)
+    if redirect:
+        return redirect
+    if request.method == "POST":
+        wanted = (await request.form()).get("newsletter") == "y"
+        if wanted:
+            await run_db(service.request_newsletter, request.app.state.settings, user,
+                         str(NEWSLETTER_WORDING), "checkbox on the mail preferences page")
+            flash(request, _("Please confirm the subscription with the link we have sent you."), "success")
+        else:
+            await run_db(service.withdraw_newsletter, user)
+            flash(request, _("You will not receive the newsletter."), "info")
+        return see_other(url_path("accounts:preferences"))
+    consent = await run_db(service.newsletter_consent, user)
+    return _page(request, "accounts/preferences.html", {"consent": consent, "wording": NEWSLETTER_WORDING})
+
+
+async def newsletter_confirm(request: Request):
+    consent = await run_db(service.confirm_newsletter, request.app.state.settings,
+                           request.query_params.get("token", ""))
+    if consent is None:
+        return _page(request, "accounts/link_invalid.html", {}, status_code=400)
+    return _page(request, "accounts/newsletter_done.html", {"subscribed": True})
+
+
+async def unsubscribe(request: Request):
+    """The link in every newsletter: a page with one button, no sign-in needed."""
+    token = request.query_params.get("token", "")
+    user = await run_db(service.user_for_unsubscribe, request.app.state.settings, token)
+    if user is None:
+        return _page(request, "accounts/link_invalid.html", {}, status_code=400)
+    if request.method == "POST":
+        await run_db(service.withdraw_newsletter, user)
+        return _page(request, "accounts/newsletter_done.html", {"subscribed": False})
+    return _page(request, "accounts/unsubscribe.html", {"token": token})
+
+
 routes = [
+    Route("/account/preferences", preferences, methods=["GET", "POST"], name="accounts:preferences"),
+    Route("/newsletter/confirm", newsletter_confirm, name="accounts:newsletter_confirm"),
+    Route("/newsletter/unsubscribe", unsubscribe, methods=["GET", "POST"], name="accounts:unsubscribe"),
     Route("/account/register", register, methods=["GET", "POST"], name="accounts:register"),
     Route("/account/verify", verify, name="accounts:verify"),
     Route("/account/verify/resend", resend, methods=["POST"], name="accounts:resend"),
@@ -180,7 +318,11 @@ routes = [
     Route("/account/password-reset", password_reset, methods=["GET", "POST"], name="accounts:password_reset"),
     Route("/account/password-reset/confirm", password_reset_confirm, methods=["GET", "POST"],
           name="accounts:password_reset_confirm"),
-    Route("/account/profile", profile, name="accounts:profile"),
+    Route("/account/profile", profile, methods=["GET", "POST"], name="accounts:profile"),
+    Route("/account/email", change_email, methods=["POST"], name="accounts:change_email"),
+    Route("/account/email/confirm", confirm_email, name="accounts:confirm_email"),
+    Route("/account/addresses", addresses, methods=["GET", "POST"], name="accounts:addresses"),
+    Route("/account/addresses/{address_id:int}", address, methods=["POST"], name="accounts:address"),
     Route("/account/password", change_password, methods=["POST"], name="accounts:change_password"),
     Route("/account/sessions/end", end_session, methods=["POST"], name="accounts:end_session"),
 ]

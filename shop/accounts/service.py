@@ -11,7 +11,7 @@ from shop.db import now, write
 from shop.i18n import _
 
 from . import passwords
-from .models import ADMIN, User, UserSession
+from .models import ADMIN, Address, Consent, User, UserSession
 
 VERIFY_MAX_AGE = 3 * 24 * 3600
 RESET_MAX_AGE = 3600
@@ -172,3 +172,153 @@ def create_admin(email: str, password: str, name: str = "Admin") -> User:
         User.update(role=ADMIN, password_hash=passwords.hash_password(password), updated_at=now()).where(
             User.id == user.id).execute()
         return User.get_by_id(user.id)
+
+
+# -- addresses --------------------------------------------------------------------
+
+def checkout_prefill(user: User) -> dict:
+    """What the checkout's address step starts with for a signed-in shopper: the
+    default addresses, else those of the last order."""
+    from shop.orders.models import Order  # orders build on accounts, not the other way
+
+    billing = Address.get_or_none((Address.user == user) & Address.default_billing)
+    shipping = Address.get_or_none((Address.user == user) & Address.default_shipping)
+    prefill = {"email": user.email}
+    if billing:
+        prefill["billing"] = billing.as_dict()
+        if shipping and shipping.id != billing.id:
+            prefill["shipping"] = shipping.as_dict()
+        return prefill
+    last = Order.select().where(Order.user == user).order_by(Order.placed_at.desc()).first()
+    if last:
+        prefill["billing"] = last.billing_address
+        if last.shipping_address:
+            prefill["shipping"] = last.shipping_address
+    else:
+        prefill["billing"] = {"name": user.name}
+    return prefill
+
+
+def addresses(user: User) -> list[Address]:
+    return list(Address.select().where(Address.user == user).order_by(Address.id))
+
+
+def save_address(user: User, values: dict, default_billing: bool, default_shipping: bool) -> Address:
+    """A new saved address; the first one becomes the default for both."""
+    with write():
+        first = not Address.select().where(Address.user == user).exists()
+        if default_billing:
+            Address.update(default_billing=False).where(Address.user == user).execute()
+        if default_shipping:
+            Address.update(default_shipping=False).where(Address.user == user).execute()
+        return Address.create(user=user, default_billing=default_billing or first,
+                              default_shipping=default_shipping or first,
+                              **{field: (values.get(field) or "").strip() for field in Address.FIELDS})
+
+
+def make_default(user: User, address_id: int, kind: str | None) -> bool:
+    """Make an own address the default for billing or delivery; False if it is not theirs."""
+    field = {"default-billing": Address.default_billing, "default-shipping": Address.default_shipping}.get(kind)
+    address = Address.get_or_none((Address.id == address_id) & (Address.user == user))
+    if address is None or field is None:
+        return False
+    with write():
+        Address.update({field: False}).where(Address.user == user).execute()
+        Address.update({field: True}).where(Address.id == address.id).execute()
+    return True
+
+
+def delete_address(user: User, address_id: int) -> bool:
+    with write():
+        return bool(Address.delete().where((Address.id == address_id) & (Address.user == user)).execute())
+
+
+# -- profile ------------------------------------------------------------------------
+
+def update_profile(user: User, name: str, language: str) -> None:
+    with write():
+        User.update(name=name.strip(), language=language, updated_at=now()).where(User.id == user.id).execute()
+
+
+def request_email_change(settings, user: User, new_email: str) -> None:
+    """Mail a confirmation link to the new address and a notice to the old one."""
+    new_email = normalize(new_email)
+    token = _signer(settings, "email").dumps({"uid": user.id, "old": user.email, "new": new_email})
+    with write():
+        mail.enqueue(mail.compose(settings, new_email, _("Please confirm your new email address"),
+                                  "account_email_confirm",
+                                  {"user": user, "link": f"{settings.base_url}/account/email/confirm?token={token}"}))
+        mail.enqueue(mail.compose(settings, user.email, _("Your email address is about to change"),
+                                  "account_email_notice", {"user": user, "new_email": new_email}))
+
+
+def confirm_email_change(settings, token: str) -> User | None:
+    try:
+        data = _signer(settings, "email").loads(token, max_age=VERIFY_MAX_AGE)
+    except (BadSignature, SignatureExpired):
+        return None
+    with write():
+        user = User.get_or_none((User.id == data.get("uid")) & (User.email == data.get("old")))
+        if user is None or User.select().where(User.email == data.get("new")).exists():
+            return None
+        User.update(email=data["new"], email_verified_at=now(), updated_at=now()).where(
+            User.id == user.id).execute()
+        return User.get_by_id(user.id)
+
+
+# -- mail preferences ------------------------------------------------------------------
+
+NEWSLETTER = "newsletter"
+
+
+def newsletter_consent(user: User) -> Consent | None:
+    """The newsletter consent in force or waiting for confirmation, if any."""
+    return (Consent.select().where((Consent.user == user) & (Consent.kind == NEWSLETTER)
+                                   & Consent.withdrawn_at.is_null())
+            .order_by(Consent.requested_at.desc()).first())
+
+
+def request_newsletter(settings, user: User, wording: str, method: str) -> None:
+    """Record the request with the exact wording shown, and mail the confirmation link
+    (double opt-in); the newsletter goes out only once it is confirmed."""
+    with write():
+        if newsletter_consent(user):
+            return
+        consent = Consent.create(user=user, kind=NEWSLETTER, wording=wording, method=method)
+        token = _signer(settings, "newsletter").dumps({"consent": consent.id})
+        mail.enqueue(mail.compose(settings, user.email, _("Please confirm your newsletter subscription"),
+                                  "newsletter_confirm",
+                                  {"user": user, "link": f"{settings.base_url}/newsletter/confirm?token={token}",
+                                   "unsubscribe": unsubscribe_link(settings, user)}))
+
+
+def confirm_newsletter(settings, token: str) -> Consent | None:
+    try:
+        data = _signer(settings, "newsletter").loads(token, max_age=VERIFY_MAX_AGE)
+    except (BadSignature, SignatureExpired):
+        return None
+    with write():
+        consent = Consent.get_or_none((Consent.id == data.get("consent")) & Consent.withdrawn_at.is_null())
+        if consent and consent.confirmed_at is None:
+            Consent.update(confirmed_at=now()).where(Consent.id == consent.id).execute()
+        return consent
+
+
+def unsubscribe_link(settings, user: User) -> str:
+    """Works without signing in: every newsletter mail carries it."""
+    token = _signer(settings, "unsubscribe").dumps({"uid": user.id})
+    return f"{settings.base_url}/newsletter/unsubscribe?token={token}"
+
+
+def user_for_unsubscribe(settings, token: str) -> User | None:
+    try:
+        data = _signer(settings, "unsubscribe").loads(token)
+    except BadSignature:
+        return None
+    return User.get_or_none(User.id == data.get("uid"))
+
+
+def withdraw_newsletter(user: User) -> None:
+    with write():
+        Consent.update(withdrawn_at=now()).where(
+            (Consent.user == user) & (Consent.kind == NEWSLETTER) & Consent.withdrawn_at.is_null()).execute()

@@ -5,6 +5,7 @@ import secrets
 
 from peewee import CharField, Check, DateTimeField, ForeignKeyField, IntegerField
 
+from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.db import BaseModel, JSONField, now
 
@@ -13,6 +14,7 @@ MAX_QUANTITY = 99
 
 class Cart(BaseModel):
     token = CharField(unique=True, default=lambda: secrets.token_urlsafe(24))
+    user = ForeignKeyField(User, null=True, backref="carts", on_delete="CASCADE", index=True)
     # What the shopper typed during checkout, kept until the order is placed.
     checkout = JSONField(default=dict)
     created_at = DateTimeField(default=now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
+from shop.accounts.auth import current_user
 from shop.db import run_db
 from shop.i18n import _
 from shop.security import safe_next
@@ -11,6 +12,11 @@ from shop.web import PRIVATE, flash, is_htmx, render, see_other
 
 from . import service
 from .forms import AddToCartForm, QuantityForm
+
+
+async def _user_id(request: Request) -> int | None:
+    user = await current_user(request)
+    return user.id if user else None
 
 
 def cart_token(request: Request) -> str | None:
@@ -37,7 +43,8 @@ async def add_item(request: Request):
         error = next(iter(form.errors.values()))[0]
     else:
         try:
-            cart = await run_db(service.add, cart_token(request), form.product_id.data, form.quantity.data)
+            cart = await run_db(service.add, cart_token(request), form.product_id.data, form.quantity.data,
+                                await _user_id(request))
             request.session["cart"] = cart.token
         except service.CartError as problem:
             error = str(problem)

@@ -81,11 +81,11 @@ def line_of(product: Product, quantity: int) -> pricing.Line:
                         product.vat_rate, quantity)
 
 
-def add(token: str | None, product_id: int, quantity: int) -> Cart:
+def add(token: str | None, product_id: int, quantity: int, user_id: int | None = None) -> Cart:
     """Put `quantity` more of a product into the cart (made if needed); returns the cart."""
     with write():
         product = _sellable(product_id)
-        cart = find_cart(token) or Cart.create()
+        cart = find_cart(token) or Cart.create(user=user_id)
         line = CartLine.get_or_none((CartLine.cart == cart) & (CartLine.product == product))
         wanted = quantity + (line.quantity if line else 0)
         _check_quantity(product, wanted, in_cart=line.quantity if line else 0)
@@ -148,3 +148,48 @@ def _check_quantity(product: Product, quantity: int, in_cart: int = 0) -> None:
 
 def _touch(cart: Cart) -> None:
     Cart.update(updated_at=now()).where(Cart.id == cart.id).execute()
+
+
+def merge_into_account(guest_token: str | None, user) -> tuple[str | None, list[str]]:
+    """At sign-in: the guest cart joins the account's cart, within stock. Returns the
+    cart token to keep and what changed, for the shopper to read."""
+    notes: list[str] = []
+    with write():
+        guest = find_cart(guest_token)
+        own = Cart.select().where(Cart.user == user).order_by(Cart.updated_at.desc()).first()
+        if guest is None or (own and guest.id == own.id):
+            return (own.token if own else None), notes
+        if own is None:
+            Cart.update(user=user).where(Cart.id == guest.id).execute()
+            return guest.token, notes
+        for line in CartLine.select(CartLine, Product).join(Product).where(CartLine.cart == guest):
+            product = line.product
+            existing = CartLine.get_or_none((CartLine.cart == own) & (CartLine.product == product))
+            wanted = line.quantity + (existing.quantity if existing else 0)
+            allowed = min(wanted, product.stock if product.active else 0, MAX_QUANTITY)
+            if allowed < wanted:
+                notes.append(_("%(name)s: %(count)d in your cart now, as many as we have.",
+                               name=product.name, count=allowed))
+            if allowed <= 0:
+                continue
+            if existing:
+                CartLine.update(quantity=allowed).where(CartLine.id == existing.id).execute()
+            else:
+                CartLine.create(cart=own, product=product, quantity=allowed)
+        guest.delete_instance(recursive=True)
+        _touch(own)
+        if not notes:
+            notes.append(_("We have added the products from before to the cart of your account."))
+        return own.token, notes
+
+
+def add_lines(token: str | None, user_id: int | None, lines: list[tuple[int, int]]) -> tuple[Cart, list[str]]:
+    """Add several products at once (order again), as many as are in stock."""
+    notes = []
+    cart = None
+    for product_id, quantity in lines:
+        try:
+            cart = add(cart.token if cart else token, product_id, quantity, user_id)
+        except CartError as problem:
+            notes.append(str(problem))
+    return cart or find_cart(token), notes

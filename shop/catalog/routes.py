@@ -6,7 +6,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
+from shop.accounts.auth import current_user
 from shop.db import run_db
+from shop.wishlist import service as wishlist
 from shop.web import is_htmx, render, url_path
 
 from . import queries
@@ -14,9 +16,18 @@ from .forms import FilterForm
 from .models import SLUG
 
 
+async def _wished(request: Request, products) -> set[int]:
+    """Which of these products the signed-in shopper keeps on the wishlist."""
+    user = await current_user(request)
+    if user is None:
+        return set()
+    return await run_db(wishlist.wished_ids, user.id, [p.id for p in products])
+
+
 async def home(request: Request):
     page = await run_db(queries.home_page)
-    return render(request, "catalog/home.html", {"page": page})
+    wished = await _wished(request, page.featured + page.newest)
+    return render(request, "catalog/home.html", {"page": page, "wished": wished})
 
 
 async def product_list(request: Request):
@@ -36,7 +47,7 @@ async def product_list(request: Request):
         request,
         "catalog/list.html",
         # After a click on a page or category link, focus moves to the new heading.
-        {"form": form, "listing": listing,
+        {"form": form, "listing": listing, "wished": await _wished(request, listing.products),
          "focus_heading": request.headers.get("hx-trigger") != "catalog-filters"},
         fragment="fragments/catalog/results.html",
         status_code=400 if form.errors else 200,
@@ -51,7 +62,8 @@ async def product_detail(request: Request):
     page = await run_db(queries.product_page, slug) if SLUG.fullmatch(slug) else None
     if page is None:
         raise HTTPException(404, "No such product.")
-    return render(request, "catalog/product.html", {"page": page})
+    wished = await _wished(request, [page.product, *page.related])
+    return render(request, "catalog/product.html", {"page": page, "wished": wished})
 
 
 routes = [

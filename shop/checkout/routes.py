@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from shop.accounts import service as account_service
+from shop.accounts.auth import current_user
 from shop.cart.routes import cart_token
 from shop.db import run_db
 from shop.i18n import _
@@ -65,6 +67,8 @@ async def address(request: Request):
     if redirect := _guard(request, view, checkout, "address"):
         return redirect
     if request.method == "GET":
+        if not checkout.get("billing") and (user := await current_user(request)):
+            checkout = {**await run_db(account_service.checkout_prefill, user), **checkout}
         form = AddressForm(data={
             "email": checkout.get("email"), "billing": checkout.get("billing") or {},
             "separate_delivery": bool(checkout.get("shipping")),

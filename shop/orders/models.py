@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from peewee import BigIntegerField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
+from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.db import BaseModel, JSONField, now
 from shop.i18n import lazy_gettext as _l
@@ -33,6 +34,7 @@ class OrderSequence(BaseModel):
 
 class Order(BaseModel):
     number = CharField(unique=True)
+    user = ForeignKeyField(User, null=True, backref="orders", on_delete="SET NULL")
     email = CharField()
     billing_address = JSONField()
     shipping_address = JSONField(null=True)  # None: deliver to the billing address
@@ -49,6 +51,10 @@ class Order(BaseModel):
     tracking_number = CharField(default="")
     placed_at = DateTimeField(default=now, index=True)
     updated_at = DateTimeField(default=now)
+
+    @classmethod
+    def for_customer(cls, user):
+        return cls.select().where(cls.user == user).order_by(cls.placed_at.desc(), cls.id.desc())
 
     @property
     def delivery_address(self) -> dict:

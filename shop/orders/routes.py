@@ -5,24 +5,58 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
+from shop.accounts.auth import current_user
+from shop.cart import service as cart_service
 from shop.catalog.queries import navigation
 from shop.db import run_db
-from shop.web import PRIVATE, render
+from shop.i18n import _
+from shop.web import PRIVATE, flash, render, see_other, url_path
 
 from . import service
 
 
 async def show_order(request: Request):
     settings = request.app.state.settings
+    user = await current_user(request)
     page = await run_db(service.order_page, settings, request.path_params["number"],
-                        request.query_params.get("token"))
+                        request.query_params.get("token"), user and user.id)
     if page is None:
         raise HTTPException(404, "No such order.")
-    return render(request, "orders/order.html", {"page": page, "nav_categories": await run_db(navigation)},
+    return render(request, "orders/order.html", {"page": page, "user": user,
+                                                 "nav_categories": await run_db(navigation)},
                   # The address holds the order's secret link: never send it on.
                   headers={"Referrer-Policy": "no-referrer", **PRIVATE})
 
 
+async def history(request: Request):
+    user = await current_user(request)
+    if user is None:
+        return see_other(url_path("accounts:login", query={"next": request.url.path}))
+    orders = await run_db(service.order_history, user.id)
+    return render(request, "orders/history.html", {"orders": orders}, headers=PRIVATE)
+
+
+async def order_again(request: Request):
+    """Put an own order's products back into the cart, as many as are in stock."""
+    user = await current_user(request)
+    if user is None:
+        return see_other(url_path("accounts:login"))
+    lines = await run_db(service.lines_to_reorder, request.path_params["number"], user.id)
+    if lines is None:
+        raise HTTPException(404, "No such order.")
+    cart, notes = await run_db(cart_service.add_lines, request.session.get("cart"), user.id, lines)
+    if cart:
+        request.session["cart"] = cart.token
+        request.session["cart_count"] = await run_db(cart_service.item_count, cart.token)
+    for note in notes:
+        flash(request, note, "error")
+    if cart and len(notes) < len(lines):
+        flash(request, _("The products of your order are in your cart."), "success")
+    return see_other(url_path("cart:show"))
+
+
 routes = [
     Route("/orders/{number}", show_order, name="orders:show"),
+    Route("/account/orders", history, name="orders:history"),
+    Route("/account/orders/{number}/again", order_again, methods=["POST"], name="orders:order_again"),
 ]

@@ -76,7 +76,7 @@ def place_order(settings, cart_token: str, token: str, fingerprint: str) -> Orde
             if view.fingerprint != fingerprint:
                 raise CartChanged(_("Your cart has changed. Please check your order again."))
             _take_stock(view.items)
-            order = _create(view, token)
+            order = _create(view, token, cart.user_id)
             CartLine.delete().where(CartLine.cart == cart).execute()
             Cart.update(checkout={}, updated_at=now()).where(Cart.id == cart.id).execute()
             mail.enqueue(confirmation_mail(settings, order))
@@ -110,10 +110,11 @@ def _take_stock(items) -> None:
                                name=product.name))
 
 
-def _create(view: CartView, token: str) -> Order:
+def _create(view: CartView, token: str, user_id: int | None) -> Order:
     checkout, totals = view.checkout, view.totals
     placed = now()
     order = Order.create(
+        user=user_id,
         number=next_number(placed.replace(tzinfo=dt.UTC).astimezone(SHOP_TIMEZONE).year),
         email=checkout["email"],
         billing_address=checkout["billing"],
@@ -228,9 +229,25 @@ class OrderPage:
     events: list[OrderEvent]
 
 
-def order_page(settings, number: str, token: str | None) -> OrderPage | None:
+def order_page(settings, number: str, token: str | None, user_id: int | None = None) -> OrderPage | None:
+    """The order for the holder of its signed link, or for its owner; otherwise None."""
     order = order_for_token(settings, number, token)
+    if order is None and user_id is not None:
+        order = Order.get_or_none((Order.number == number) & (Order.user == user_id))
     if order is None:
         return None
     return OrderPage(order, list(order.lines.order_by(OrderLine.id)),
                      list(order.events.order_by(OrderEvent.created_at, OrderEvent.id)))
+
+
+def order_history(user_id: int) -> list[Order]:
+    return list(Order.select().where(Order.user == user_id).order_by(Order.placed_at.desc(), Order.id.desc()))
+
+
+def lines_to_reorder(number: str, user_id: int) -> list[tuple[int, int]] | None:
+    """(product id, quantity) of an own order's lines whose product still exists."""
+    order = Order.get_or_none((Order.number == number) & (Order.user == user_id))
+    if order is None:
+        return None
+    return [(line.product_id, line.quantity)
+            for line in order.lines.where(OrderLine.product.is_null(False)).order_by(OrderLine.id)]

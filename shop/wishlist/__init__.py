@@ -1,0 +1,4 @@
+"""The wishlist."""
+from .routes import routes
+
+__all__ = ["routes"]

@@ -1,0 +1,60 @@
+"""Wishlists: keep products, move them to the cart, hear when a sold-out one is back."""
+from __future__ import annotations
+
+from shop import mail
+from shop.accounts.models import User
+from shop.catalog.models import Product
+from shop.db import write
+from shop.i18n import _
+
+from .models import WishlistItem
+
+
+def wished_ids(user_id: int | None, product_ids: list[int]) -> set[int]:
+    if not user_id or not product_ids:
+        return set()
+    query = WishlistItem.select(WishlistItem.product).where(
+        (WishlistItem.user == user_id) & WishlistItem.product.in_(product_ids))
+    return {row.product_id for row in query}
+
+
+def toggle(user_id: int, product_id: int) -> bool | None:
+    """Add the product, or remove it if it is there; returns whether it is wished now,
+    None for a product that is not for sale."""
+    if not Product.select().where((Product.id == product_id) & (Product.active == True)).exists():  # noqa: E712
+        return None
+    with write():
+        removed = WishlistItem.delete().where(
+            (WishlistItem.user == user_id) & (WishlistItem.product == product_id)).execute()
+        if removed:
+            return False
+        stock = Product.select(Product.stock).where(Product.id == product_id).scalar()
+        WishlistItem.create(user=user_id, product=product_id, waiting_for_stock=stock == 0)
+        return True
+
+
+def items(user_id: int) -> list[WishlistItem]:
+    return list(WishlistItem.select(WishlistItem, Product).join(Product)
+                .where((WishlistItem.user == user_id) & (Product.active == True))  # noqa: E712
+                .order_by(WishlistItem.created_at.desc()))
+
+
+def notify_back_in_stock(settings) -> int:
+    """Mail the customers whose wished product was sold out and is back; returns how many.
+    Run by the worker each round."""
+    with write():
+        WishlistItem.update(waiting_for_stock=True).where(
+            WishlistItem.product.in_(Product.select(Product.id).where(Product.stock == 0))
+            & (WishlistItem.waiting_for_stock == False)).execute()  # noqa: E712
+        back = list(
+            WishlistItem.select(WishlistItem, Product, User).join(Product).switch(WishlistItem).join(User)
+            .where(WishlistItem.waiting_for_stock & (Product.stock > 0) & (Product.active == True))  # noqa: E712
+        )
+        for item in back:
+            mail.enqueue(mail.compose(
+                settings, item.user.email, _("%(name)s is available again", name=item.product.name),
+                "wishlist_back_in_stock",
+                {"user": item.user, "product": item.product,
+                 "link": f"{settings.base_url}/products/{item.product.slug}"}))
+            WishlistItem.update(waiting_for_stock=False).where(WishlistItem.id == item.id).execute()
+        return len(back)
