@@ -4,7 +4,7 @@ from __future__ import annotations
 from wtforms import BooleanField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from shop.checkout.forms import EMAIL, AddressFields, ShopForm, printable
+from shop.forms import EMAIL, AddressFields, ShopForm, printable
 from shop.i18n import lazy_gettext as _l
 
 from . import passwords

@@ -322,3 +322,16 @@ def withdraw_newsletter(user: User) -> None:
     with write():
         Consent.update(withdrawn_at=now()).where(
             (Consent.user == user) & (Consent.kind == NEWSLETTER) & Consent.withdrawn_at.is_null()).execute()
+
+
+def account_from_order(settings, order, password: str) -> User | None:
+    """An account for a guest order's address, owning that order; None if the address
+    already has an account."""
+    with write():
+        if User.select().where(User.email == order.email).exists():
+            return None
+        user = User.create(email=order.email, name=order.billing_address.get("name", ""),
+                           password_hash=passwords.hash_password(password))
+        type(order).update(user=user).where(type(order).id == order.id).execute()
+        mail.enqueue(verification_mail(settings, user))
+        return user

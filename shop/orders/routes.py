@@ -5,7 +5,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
+from shop.accounts import service as account_service
 from shop.accounts.auth import current_user
+from shop.accounts.forms import ResetForm
+from shop.accounts.signin import sign_in
 from shop.cart import service as cart_service
 from shop.catalog.queries import navigation
 from shop.db import run_db
@@ -55,8 +58,33 @@ async def order_again(request: Request):
     return see_other(url_path("cart:show"))
 
 
+async def create_account(request: Request):
+    """From a guest order's page: an account for its address, with this order in it."""
+    settings = request.app.state.settings
+    data = await request.form()
+    number, token = request.path_params["number"], data.get("token")
+    order = await run_db(service.order_for_token, settings, number, token if isinstance(token, str) else None)
+    if order is None or order.user_id is not None:
+        raise HTTPException(404, "No such order.")
+    back = url_path("orders:show", number=number, query={"token": token})
+    form = ResetForm(data)
+    if not form.validate():
+        flash(request, " ".join(str(e) for e in form.password.errors), "error")
+        return see_other(back)
+    user = await run_db(account_service.account_from_order, settings, order, form.password.data)
+    if user is None:
+        flash(request, _("There already is an account for %(email)s. Please sign in to see your orders.",
+                         email=order.email), "info")
+        return see_other(url_path("accounts:login", query={"next": url_path("orders:history")}))
+    await sign_in(request, user)
+    flash(request, _("Your account is ready. Please confirm your email address with the link we sent you."),
+          "success")
+    return see_other(url_path("orders:history"))
+
+
 routes = [
     Route("/orders/{number}", show_order, name="orders:show"),
+    Route("/orders/{number}/account", create_account, methods=["POST"], name="orders:create_account"),
     Route("/account/orders", history, name="orders:history"),
     Route("/account/orders/{number}/again", order_again, methods=["POST"], name="orders:order_again"),
 ]
