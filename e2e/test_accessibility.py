@@ -10,7 +10,7 @@ from e2e.conftest import fill_address
 
 PAGES = ["/", "/products", "/products?q=m%C3%BCsli&in_stock=1", "/products?min_price=abc",
          "/products/bio-muesli-beere", "/shipping", "/gibt-es-nicht", "/cart", "/impressum", "/terms",
-         "/withdrawal", "/privacy"]
+         "/withdrawal", "/privacy", "/account/login", "/account/register", "/account/password-reset"]
 
 
 @pytest.fixture(scope="module")
