@@ -229,16 +229,26 @@ def test_resend_is_rate_limited(shopper, clock, database):
     assert shopper.post("/account/verify/resend").status_code == 429
 
 
+def admin_paths(app) -> list[tuple[str, str]]:
+    """Every route under /admin, with each of its methods."""
+    from starlette.routing import Mount
+
+    mount = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/admin")
+    return [(method, "/admin" + re.sub(r"\{[^}]+\}", "1", route.path))
+            for route in mount.routes for method in sorted(route.methods or {"GET"}) if method != "HEAD"]
+
+
 def test_admin_routes_show_nothing_to_guests_and_customers(app, shopper, client, database):
-    admin_routes = ["/admin/", "/admin"]
-    for path in admin_routes:
-        response = client.get(path)
-        assert response.status_code in (303, 307) and "Bestellungen" not in response.text
+    paths = admin_paths(app)
+    assert ("GET", "/admin/") in paths
+    for method, path in paths:
+        response = client.request(method, path)
+        assert response.status_code in (303, 307, 403) and "Neueste Bestellungen" not in response.text
     register(shopper)
     login(shopper)
-    for path in admin_routes:
-        response = shopper.client.get(path, follow_redirects=True)
-        assert response.status_code == 404 and "Neueste Bestellungen" not in response.text
+    for method, path in paths:
+        response = shopper.client.request(method, path, follow_redirects=True)
+        assert response.status_code in (403, 404) and "Neueste Bestellungen" not in response.text
 
 
 def test_create_admin_and_the_first_back_office_page(app, shopper, make_product, settings, monkeypatch, database):
