@@ -2,7 +2,10 @@
 database on every request that asks."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
 from shop.db import run_db
 
@@ -28,3 +31,12 @@ async def current_user(request: Request) -> User | None:
 def remember(request: Request, user: User) -> None:
     """What the page header shows about the account, without a query."""
     request.session["account"] = {"name": user.name, "verified": user.verified}
+
+
+async def require_user(request: Request) -> tuple[User | None, Response | None]:
+    """The signed-in user, or a redirect to the sign-in page that comes back here."""
+    user = await current_user(request)
+    if user is None:
+        target = str(request.app.url_path_for("accounts:login")) + "?" + urlencode({"next": request.url.path})
+        return None, RedirectResponse(target, status_code=303)
+    return user, None

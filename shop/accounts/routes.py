@@ -13,7 +13,7 @@ from shop.security import safe_next
 from shop.web import PRIVATE, flash, render, see_other, url_path
 
 from . import service
-from .auth import current_user, remember
+from .auth import current_user, remember, require_user
 from .signin import sign_in, sign_out
 from .forms import (
     EmailChangeForm,
@@ -141,14 +141,6 @@ async def password_reset_confirm(request: Request):
     return see_other(url_path("accounts:login"))
 
 
-async def _signed_in(request: Request):
-    """The signed-in user, or a redirect to the sign-in page that comes back here."""
-    user = await current_user(request)
-    if user is None:
-        return None, see_other(url_path("accounts:login", query={"next": request.url.path}))
-    return user, None
-
-
 async def _profile_page(request: Request, user, status_code=200, **forms):
     sessions = await run_db(service.active_sessions, user)
     context = {
@@ -160,7 +152,7 @@ async def _profile_page(request: Request, user, status_code=200, **forms):
 
 
 async def profile(request: Request):
-    user, redirect = await _signed_in(request)
+    user, redirect = await require_user(request)
     if redirect:
         return redirect
     if request.method == "GET":
@@ -175,16 +167,25 @@ async def profile(request: Request):
     return see_other(url_path("accounts:profile"))
 
 
+async def _confirmed_by_password(request: Request, form, user) -> bool:
+    """The form is valid and `form.current` is the user's password; wrong guesses count
+    against the same limit as sign-in."""
+    if not form.validate():
+        return False
+    limiter(request).check(SIGN_IN_PER_ACCOUNT, user.email)
+    if not await run_db(service.authenticate, user.email, form.current.data):
+        limiter(request).hit(SIGN_IN_PER_ACCOUNT, user.email)
+        form.current.errors.append(_("This is not your current password."))
+        return False
+    return True
+
+
 async def change_email(request: Request):
-    user, redirect = await _signed_in(request)
+    user, redirect = await require_user(request)
     if redirect:
         return redirect
     form = EmailChangeForm(await request.form())
-    valid = form.validate()
-    if valid and not await run_db(service.authenticate, user.email, form.current.data):
-        form.current.errors.append(_("This is not your current password."))
-        valid = False
-    if not valid:
+    if not await _confirmed_by_password(request, form, user):
         return await _profile_page(request, user, 422, email_form=form)
     await run_db(service.request_email_change, request.app.state.settings, user, form.email.data)
     flash(request, _("Please confirm the new address with the link we have sent to %(email)s.",
@@ -202,7 +203,7 @@ async def confirm_email(request: Request):
 
 
 async def addresses(request: Request):
-    user, redirect = await _signed_in(request)
+    user, redirect = await require_user(request)
     if redirect:
         return redirect
     form = SavedAddressForm(await request.form()) if request.method == "POST" else SavedAddressForm()
@@ -219,7 +220,7 @@ async def addresses(request: Request):
 
 async def address(request: Request):
     """Change the defaults of, or delete, one of the user's own addresses."""
-    user, redirect = await _signed_in(request)
+    user, redirect = await require_user(request)
     if redirect:
         return redirect
     data = await request.form()
@@ -234,15 +235,11 @@ async def address(request: Request):
 
 
 async def change_password(request: Request):
-    user, redirect = await _signed_in(request)
+    user, redirect = await require_user(request)
     if redirect:
         return redirect
     form = PasswordChangeForm(await request.form())
-    valid = form.validate()
-    if valid and not await run_db(service.authenticate, user.email, form.current.data):
-        form.current.errors.append(_("This is not your current password."))
-        valid = False
-    if not valid:
+    if not await _confirmed_by_password(request, form, user):
         return await _profile_page(request, user, 422, password_form=form)
     await run_db(service.set_password, user, form.password.data, request.session.get("auth"))
     flash(request, _("Your password is changed. Your other sessions have ended."), "success")
@@ -269,7 +266,7 @@ NEWSLETTER_WORDING = _l(
 
 
 async def preferences(request: Request):
-    user, redirect = await _signed_in(request)
+    user, redirect = await require_user(request)
     if redirect:
         return redirect
     if request.method == "POST":

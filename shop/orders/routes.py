@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from shop.accounts import service as account_service
-from shop.accounts.auth import current_user
+from shop.accounts.auth import current_user, require_user
 from shop.accounts.forms import ResetForm
 from shop.accounts.signin import sign_in
 from shop.cart import service as cart_service
@@ -32,18 +32,18 @@ async def show_order(request: Request):
 
 
 async def history(request: Request):
-    user = await current_user(request)
-    if user is None:
-        return see_other(url_path("accounts:login", query={"next": request.url.path}))
+    user, redirect = await require_user(request)
+    if redirect:
+        return redirect
     orders = await run_db(service.order_history, user.id)
     return render(request, "orders/history.html", {"orders": orders}, headers=PRIVATE)
 
 
 async def order_again(request: Request):
     """Put an own order's products back into the cart, as many as are in stock."""
-    user = await current_user(request)
-    if user is None:
-        return see_other(url_path("accounts:login"))
+    user, redirect = await require_user(request)
+    if redirect:
+        return redirect
     lines = await run_db(service.lines_to_reorder, request.path_params["number"], user.id)
     if lines is None:
         raise HTTPException(404, "No such order.")

@@ -5,7 +5,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
-from shop.accounts.auth import current_user
+from shop.accounts.auth import current_user, require_user
 from shop.cart import service as cart_service
 from shop.db import run_db
 from shop.i18n import _
@@ -16,9 +16,9 @@ from . import service
 
 
 async def show(request: Request):
-    user = await current_user(request)
-    if user is None:
-        return see_other(url_path("accounts:login", query={"next": request.url.path}))
+    user, redirect = await require_user(request)
+    if redirect:
+        return redirect
     wished = await run_db(service.items, user.id)
     return render(request, "wishlist/wishlist.html", {"items": wished}, headers=PRIVATE)
 
@@ -44,9 +44,9 @@ async def toggle(request: Request):
 
 
 async def to_cart(request: Request):
-    user = await current_user(request)
-    if user is None:
-        return see_other(url_path("accounts:login"))
+    user, redirect = await require_user(request)
+    if redirect:
+        return redirect
     product_id = request.path_params["product_id"]
     try:
         cart = await run_db(cart_service.add, request.session.get("cart"), product_id, 1, user.id)
