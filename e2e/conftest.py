@@ -11,9 +11,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 SYSTEM_CHROMIUM = "/usr/bin/chromium"
+expect.set_options(timeout=10_000)  # a busy CI machine is slower than a laptop
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",

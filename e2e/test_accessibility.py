@@ -45,6 +45,7 @@ def test_cart_and_checkout_have_no_accessibility_violations(browser, base_url, a
     page = context.new_page()
     page.goto("/products/bio-muesli-beere")
     page.get_by_role("button", name=re.compile("^In den Warenkorb")).first.click()
+    page.get_by_text("Im Warenkorb.").wait_for()  # htmx answered: the product is in the cart
     page.goto("/cart")
     problems = {"cart": violations(axe, page)}
     page.goto("/checkout/address")
