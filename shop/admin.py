@@ -47,7 +47,12 @@ async def dashboard(request: Request):
     }, headers=PRIVATE)
 
 
+async def to_dashboard(request: Request):
+    return see_other("/admin/")
+
+
 routes = [
+    Route("/admin", to_dashboard),
     Mount("/admin", routes=protect_routes([
         Route("/", dashboard, name="admin:dashboard"),
     ]), middleware=[Middleware(RequireAdmin)]),

@@ -86,6 +86,7 @@ def cmd_import_csv(args) -> int:
 
 
 def cmd_worker(args) -> int:
+    from shop.accounts.service import remove_expired_sessions
     from shop.db import connect, with_connection
     from shop.mail import deliver_due
     from shop.wishlist.service import notify_back_in_stock
@@ -94,6 +95,7 @@ def cmd_worker(args) -> int:
     connect(settings.database_url)
     while True:
         with_connection(notify_back_in_stock, settings)
+        with_connection(remove_expired_sessions)
         sent, failed = with_connection(deliver_due, settings.mail)
         if sent or failed:
             print(f"mail: {sent} sent, {failed} to retry", flush=True)
@@ -114,8 +116,13 @@ def cmd_create_admin(args) -> int:
     settings = _settings()
     connect(settings.database_url)
     migrate()
+    existed = with_connection(service.User.select().where(service.User.email == service.normalize(args.email)).exists)
     user = with_connection(service.create_admin, args.email, password, args.name)
-    print(f"{user.email} is an admin.")
+    if existed:
+        print(f"{user.email} already had an account: it is an admin now, with the new password; "
+              "all its sessions have ended.")
+    else:
+        print(f"{user.email} is an admin.")
     return 0
 
 

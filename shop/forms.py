@@ -32,10 +32,14 @@ def printable(form, field):
         raise ValidationError(_l("Please use letters, digits and punctuation only."))
 
 
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 def text(label, max_length: int = 100, required: bool = True):
     # DataRequired looks at the stripped value: blanks alone are not a name.
     validators = [DataRequired() if required else Optional(), Length(max=max_length), printable]
-    return StringField(label, validators=validators, filters=[lambda v: v.strip() if v else v])
+    return StringField(label, validators=validators, filters=[strip])
 
 
 class AddressFields(ShopForm):

@@ -6,6 +6,7 @@ The locale of the current request is held in a context variable.
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import io
@@ -47,6 +48,16 @@ def translations(locale: str) -> NullTranslations:
 
 def set_locale(locale: str) -> contextvars.Token:
     return _current.set(locale if locale in LOCALES else DEFAULT_LOCALE)
+
+
+@contextlib.contextmanager
+def in_language(locale: str):
+    """Render something (a mail) in another language than the current request's."""
+    token = set_locale(locale)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 def get_locale() -> str:

@@ -5,13 +5,13 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from shop.security import safe_next
-from shop.web import THEMES, see_other
+from shop.web import THEMES, form_data, see_other
 
 ONE_YEAR = 365 * 24 * 3600
 
 
 async def set_theme(request: Request):
-    form = await request.form()
+    form = await form_data(request)
     theme = form.get("theme")
     response = see_other(safe_next(form.get("next")))
     if theme in THEMES:

@@ -7,6 +7,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import jinja2
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
@@ -46,6 +48,28 @@ env.globals["csrf_token"] = csrf_token
 env.globals["country_name"] = i18n.country_name
 env.globals["delivery_name"] = pricing.delivery_name
 env.globals["payment_name"] = pricing.payment_name
+
+
+class IdConvertor(Convertor):
+    """`{name:id}` in a route: a database id, at most nine digits (huge numbers are a 404,
+    not an overflow deep in the database driver)."""
+
+    regex = "[0-9]{1,9}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
+
+
+async def form_data(request: Request) -> FormData:
+    """The submitted form's text fields; an uploaded file where text belongs is dropped."""
+    form = await request.form()
+    return FormData([(key, value) for key, value in form.multi_items() if isinstance(value, str)])
 
 
 def is_htmx(request: Request) -> bool:
@@ -89,8 +113,13 @@ def base_context(request: Request) -> dict:
         "cart_count": request.session.get("cart_count", 0),
         "account": request.session.get("account"),
         # What every add-to-cart form on the page needs; computed once per page.
-        "cart_form": {"csrf": csrf_token(request), "next": request.url.path},
+        "cart_form": {"csrf": csrf_token(request), "next": here(request)},
     }
+
+
+def here(request: Request) -> str:
+    """This page's path and query, to come back to after a form."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
 def flash(request: Request, message: str, category: str = "info") -> None:

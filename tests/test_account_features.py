@@ -92,7 +92,7 @@ def test_saved_addresses_and_their_defaults(customer, database):
 
 
 def test_email_change_is_confirmed_from_the_new_address(customer, database):
-    response = customer.post("/account/email", {"email": "lea.neu@example.org", "current": PASSWORD})
+    response = customer.post("/account/email", {"email-email": "lea.neu@example.org", "email-current": PASSWORD})
     assert response.status_code == 303
     recipients = [m.recipient for m in OutboxMessage.select().order_by(OutboxMessage.id.desc()).limit(2)]
     assert set(recipients) == {"lea.neu@example.org", "lea@example.org"}
@@ -101,7 +101,7 @@ def test_email_change_is_confirmed_from_the_new_address(customer, database):
     link = re.search(r"(/account/email/confirm\?token=[\w.=-]+)", message.replace("=\r\n", "").replace("=3D", "=")).group(1)
     assert customer.client.get(link).status_code == 303
     assert User.get().email == "lea.neu@example.org"
-    wrong = customer.post("/account/email", {"email": "x@example.org", "current": "falsch"})
+    wrong = customer.post("/account/email", {"email-email": "x@example.org", "email-current": "falsch"})
     assert wrong.status_code == 422
 
 
@@ -190,3 +190,68 @@ def test_nobody_sees_another_customers_things(app, customer, make_product, setti
     # The signed link of one order opens no other.
     link = order_token(settings, order.number)
     assert max_.client.get(f"/orders/{order.number[:-1]}2?token={link}").status_code == 404
+
+
+def test_a_cookie_copied_before_sign_out_reaches_neither_account_nor_cart(app, customer, make_product, database):
+    tea = make_product("Tee")
+    customer.add(tea)
+    customer.address()
+    copied = TestClient(app, follow_redirects=False)
+    copied.cookies.set("session", customer.client.cookies["session"])
+    customer.post("/account/logout")
+    assert "Tee" not in copied.get("/cart").text
+    assert "Lindenweg" not in copied.get("/checkout/address", follow_redirects=True).text
+    assert copied.get("/account/profile").status_code == 303
+    assert CartLine.select().count() == 1  # the account's cart is untouched
+
+
+def test_promoting_an_existing_account_ends_its_sessions(app, customer, settings, monkeypatch, database):
+    from shop import cli
+
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("ADMIN_PASSWORD", "das neue admin passwort")
+    assert cli.main(["create-admin", "lea@example.org"]) == 0
+    assert customer.client.get("/admin/").status_code == 303  # the old session is gone
+    from shop.db import with_connection
+
+    assert with_connection(lambda: User.get().is_admin)
+
+
+@pytest.mark.parametrize("path,data", [
+    ("/account/wishlist/9999999999999999999999", {}),
+    ("/account/wishlist/9999999999999999999999/to-cart", {}),
+    ("/account/addresses/9999999999999999999999", {"action": "delete"}),
+    ("/cart/items/9999999999999999999999", {"quantity": "1"}),
+    ("/account/sessions/end", {"session": "9999999999999999999999"}),
+])
+def test_huge_ids_are_a_404_not_an_error(customer, path, data):
+    assert customer.post(path, data).status_code == 404
+
+
+def test_a_file_where_text_belongs_is_refused_cleanly(customer, make_product, client):
+    token = customer.csrf()
+    response = customer.client.post("/account/login", data={"csrf_token": token},
+                                    files={"email": ("x.txt", b"lea@example.org"), "password": ("p", b"x")})
+    assert response.status_code == 422
+    tea = make_product("Tee")
+    response = customer.client.post("/cart/items", data={"csrf_token": token, "quantity": "1"},
+                                    files={"product_id": ("id.txt", str(tea.id).encode())})
+    assert response.status_code == 303 and CartLine.select().count() == 0
+
+
+def test_wishing_is_idempotent_and_moving_to_the_cart_does_not_wish(customer, make_product, database):
+    tea, cup = make_product("Tee"), make_product("Tasse")
+    for _ in range(2):
+        customer.post(f"/account/wishlist/{tea.id}", {"wish": "1"})
+    assert WishlistItem.select().count() == 1
+    customer.post(f"/account/wishlist/{cup.id}/to-cart")
+    assert WishlistItem.select().count() == 1 and CartLine.select().count() == 1
+    for _ in range(2):
+        customer.post(f"/account/wishlist/{tea.id}", {"wish": "0"})
+    assert WishlistItem.select().count() == 0
+
+
+def test_admin_without_the_slash_redirects_within_the_shop(client):
+    response = client.get("/admin", headers={"Host": "evil.example"})
+    assert response.status_code == 303 and response.headers["location"] == "/admin/"

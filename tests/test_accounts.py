@@ -175,9 +175,9 @@ def test_changing_the_password_ends_other_sessions(app, shopper, database):
     login(shopper)
     other = Shopper(TestClient(app, follow_redirects=False))
     login(other)
-    wrong = shopper.post("/account/password", {"current": "nicht das passwort", "password": "ganz neues passwort"})
+    wrong = shopper.post("/account/password", {"password-current": "nicht das passwort", "password-password": "ganz neues passwort"})
     assert wrong.status_code == 422 and "nicht Ihr aktuelles Passwort" in wrong.text
-    assert shopper.post("/account/password", {"current": PASSWORD, "password": "ganz neues passwort"}).status_code == 303
+    assert shopper.post("/account/password", {"password-current": PASSWORD, "password-password": "ganz neues passwort"}).status_code == 303
     assert shopper.client.get("/account/profile").status_code == 200
     assert other.client.get("/account/profile").status_code == 303
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from wtforms import BooleanField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from shop.forms import EMAIL, AddressFields, ShopForm, printable
+from shop.forms import EMAIL, AddressFields, ShopForm, printable, strip
 from shop.i18n import lazy_gettext as _l
 
 from . import passwords
@@ -12,7 +12,7 @@ from . import passwords
 
 def email_field(label=_l("Email address")):
     return StringField(label, validators=[DataRequired(), Length(max=254)],
-                       filters=[lambda v: v.strip() if v else v])
+                       filters=[strip])
 
 
 def check_email(form, field):
@@ -26,7 +26,7 @@ def new_password(label=_l("Password")):
 
 class RegisterForm(ShopForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100), printable],
-                       filters=[lambda v: v.strip() if v else v])
+                       filters=[strip])
     email = email_field()
     password = new_password()
 
@@ -67,7 +67,7 @@ class PasswordChangeForm(ShopForm):
 
 class ProfileForm(ShopForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100), printable],
-                       filters=[lambda v: v.strip() if v else v])
+                       filters=[strip])
     language = SelectField(_l("Language"), choices=[SelectChoice("de", "Deutsch"), SelectChoice("en", "English")])
 
 

@@ -10,7 +10,7 @@ from shop.i18n import _
 from shop.i18n import lazy_gettext as _l
 from shop.ratelimit import Limit
 from shop.security import safe_next
-from shop.web import PRIVATE, flash, render, see_other, url_path
+from shop.web import PRIVATE, flash, form_data, render, see_other, url_path
 
 from . import service
 from .auth import current_user, remember, require_user
@@ -32,6 +32,7 @@ REGISTER_PER_CLIENT = Limit("register", 5, 3600)
 RESET_PER_CLIENT = Limit("reset-client", 5, 3600)
 RESET_PER_ADDRESS = Limit("reset-address", 3, 3600)
 RESEND_PER_ACCOUNT = Limit("resend", 3, 3600)
+EMAIL_CHANGE_PER_ACCOUNT = Limit("email-change", 3, 3600)
 
 
 def client(request: Request) -> str:
@@ -49,7 +50,7 @@ def _page(request: Request, template: str, context: dict, status_code: int = 200
 async def register(request: Request):
     if request.method == "GET":
         return _page(request, "accounts/register.html", {"form": RegisterForm()})
-    form = RegisterForm(await request.form())
+    form = RegisterForm(await form_data(request))
     if not form.validate():
         return _page(request, "accounts/register.html", {"form": form}, status_code=422)
     limiter(request).hit(REGISTER_PER_CLIENT, client(request))
@@ -77,14 +78,14 @@ async def resend(request: Request):
         limiter(request).hit(RESEND_PER_ACCOUNT, str(user.id))
         await run_db(service.resend_verification, request.app.state.settings, user)
         flash(request, _("We have sent the link again to %(email)s.", email=user.email), "success")
-    return see_other(safe_next((await request.form()).get("next"), url_path("accounts:profile")))
+    return see_other(safe_next((await form_data(request)).get("next"), url_path("accounts:profile")))
 
 
 async def login(request: Request):
     if request.method == "GET":
         form = LoginForm(data={"next": request.query_params.get("next", "")})
         return _page(request, "accounts/login.html", {"form": form})
-    form = LoginForm(await request.form())
+    form = LoginForm(await form_data(request))
     if not form.validate():
         return _page(request, "accounts/login.html", {"form": form}, status_code=422)
     email = service.normalize(form.email.data)
@@ -116,7 +117,7 @@ async def logout(request: Request):
 async def password_reset(request: Request):
     if request.method == "GET":
         return _page(request, "accounts/reset_request.html", {"form": ResetRequestForm()})
-    form = ResetRequestForm(await request.form())
+    form = ResetRequestForm(await form_data(request))
     if not form.validate():
         return _page(request, "accounts/reset_request.html", {"form": form}, status_code=422)
     limiter(request).hit(RESET_PER_CLIENT, client(request))
@@ -132,7 +133,7 @@ async def password_reset_confirm(request: Request):
         return _page(request, "accounts/link_invalid.html", {}, status_code=400)
     if request.method == "GET":
         return _page(request, "accounts/reset_form.html", {"form": ResetForm(), "token": token})
-    form = ResetForm(await request.form())
+    form = ResetForm(await form_data(request))
     if not form.validate():
         return _page(request, "accounts/reset_form.html", {"form": form, "token": token}, status_code=422)
     await run_db(service.set_password, user, form.password.data)
@@ -146,7 +147,8 @@ async def _profile_page(request: Request, user, status_code=200, **forms):
     context = {
         "user": user, "sessions": sessions, "current_session": request.state.user_session,
         "profile_form": ProfileForm(data={"name": user.name, "language": user.language}),
-        "email_form": EmailChangeForm(), "password_form": PasswordChangeForm(), **forms,
+        "email_form": EmailChangeForm(prefix="email"), "password_form": PasswordChangeForm(prefix="password"),
+        **forms,
     }
     return _page(request, "accounts/profile.html", context, status_code=status_code)
 
@@ -157,7 +159,7 @@ async def profile(request: Request):
         return redirect
     if request.method == "GET":
         return await _profile_page(request, user)
-    form = ProfileForm(await request.form())
+    form = ProfileForm(await form_data(request))
     if not form.validate():
         return await _profile_page(request, user, 422, profile_form=form)
     await run_db(service.update_profile, user, form.name.data, form.language.data)
@@ -184,9 +186,10 @@ async def change_email(request: Request):
     user, redirect = await require_user(request)
     if redirect:
         return redirect
-    form = EmailChangeForm(await request.form())
+    form = EmailChangeForm(await form_data(request), prefix="email")
     if not await _confirmed_by_password(request, form, user):
         return await _profile_page(request, user, 422, email_form=form)
+    limiter(request).hit(EMAIL_CHANGE_PER_ACCOUNT, str(user.id))
     await run_db(service.request_email_change, request.app.state.settings, user, form.email.data)
     flash(request, _("Please confirm the new address with the link we have sent to %(email)s.",
                      email=form.email.data), "success")
@@ -206,7 +209,7 @@ async def addresses(request: Request):
     user, redirect = await require_user(request)
     if redirect:
         return redirect
-    form = SavedAddressForm(await request.form()) if request.method == "POST" else SavedAddressForm()
+    form = SavedAddressForm(await form_data(request)) if request.method == "POST" else SavedAddressForm()
     if request.method == "POST":
         if form.validate():
             await run_db(service.save_address, user, form.data, form.default_billing.data,
@@ -223,7 +226,7 @@ async def address(request: Request):
     user, redirect = await require_user(request)
     if redirect:
         return redirect
-    data = await request.form()
+    data = await form_data(request)
     address_id = request.path_params["address_id"]
     if data.get("action") == "delete":
         found = await run_db(service.delete_address, user, address_id)
@@ -238,7 +241,7 @@ async def change_password(request: Request):
     user, redirect = await require_user(request)
     if redirect:
         return redirect
-    form = PasswordChangeForm(await request.form())
+    form = PasswordChangeForm(await form_data(request), prefix="password")
     if not await _confirmed_by_password(request, form, user):
         return await _profile_page(request, user, 422, password_form=form)
     await run_db(service.set_password, user, form.password.data, request.session.get("auth"))
@@ -250,10 +253,10 @@ async def end_session(request: Request):
     user = await current_user(request)
     if user is None:
         return see_other(url_path("accounts:login"))
-    try:
-        session_id = int((await request.form()).get("session", ""))
-    except ValueError:
+    value = (await form_data(request)).get("session", "")
+    if not value.isdigit() or len(value) > 9:
         raise HTTPException(404)
+    session_id = int(value)
     await run_db(service.end_sessions, user, None, session_id)
     flash(request, _("The session has ended."), "info")
     return see_other(url_path("accounts:profile"))
@@ -270,7 +273,7 @@ async def preferences(request: Request):
     if redirect:
         return redirect
     if request.method == "POST":
-        wanted = (await request.form()).get("newsletter") == "y"
+        wanted = (await form_data(request)).get("newsletter") == "y"
         if wanted:
             await run_db(service.request_newsletter, request.app.state.settings, user,
                          str(NEWSLETTER_WORDING), "checkbox on the mail preferences page")
@@ -319,7 +322,7 @@ routes = [
     Route("/account/email", change_email, methods=["POST"], name="accounts:change_email"),
     Route("/account/email/confirm", confirm_email, name="accounts:confirm_email"),
     Route("/account/addresses", addresses, methods=["GET", "POST"], name="accounts:addresses"),
-    Route("/account/addresses/{address_id:int}", address, methods=["POST"], name="accounts:address"),
+    Route("/account/addresses/{address_id:id}", address, methods=["POST"], name="accounts:address"),
     Route("/account/password", change_password, methods=["POST"], name="accounts:change_password"),
     Route("/account/sessions/end", end_session, methods=["POST"], name="accounts:end_session"),
 ]

@@ -8,7 +8,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from shop import mail
 from shop.db import now, write
-from shop.i18n import _
+from shop.i18n import _, in_language
 
 from . import passwords
 from .models import ADMIN, Address, Consent, User, UserSession
@@ -34,11 +34,13 @@ def register(settings, name: str, email: str, password: str) -> None:
     email = normalize(email)
     with write():
         existing = User.get_or_none(User.email == email)
+        password_hash = passwords.hash_password(password)  # on both paths: the same time
         if existing:
-            mail.enqueue(mail.compose(settings, email, _("Someone tried to register with your address"),
-                                      "account_exists", {"user": existing, "base_url": settings.base_url}))
+            with in_language(existing.language):
+                mail.enqueue(mail.compose(settings, email, _("Someone tried to register with your address"),
+                                          "account_exists", {"user": existing, "base_url": settings.base_url}))
             return
-        user = User.create(email=email, name=name.strip(), password_hash=passwords.hash_password(password))
+        user = User.create(email=email, name=name.strip(), password_hash=password_hash)
         mail.enqueue(verification_mail(settings, user))
 
 
@@ -123,6 +125,12 @@ def end_sessions(user: User, keep: str | None = None, only: int | None = None) -
         query.execute()
 
 
+def remove_expired_sessions() -> int:
+    """Run by the worker: sessions past their lifetime go."""
+    with write():
+        return UserSession.delete().where(UserSession.expires_at <= now()).execute()
+
+
 def active_sessions(user: User) -> list[UserSession]:
     return list(UserSession.select().where((UserSession.user == user) & (UserSession.expires_at > now()))
                 .order_by(UserSession.last_seen_at.desc()))
@@ -133,8 +141,8 @@ def active_sessions(user: User) -> list[UserSession]:
 def request_reset(settings, email: str) -> None:
     """Mail a reset link if the address has an account; the caller answers the same either way."""
     user = User.get_or_none(User.email == normalize(email))
+    passwords.verify(passwords.DUMMY_HASH, "x")  # the slow part, on both paths: the same time
     if user is None:
-        passwords.verify(passwords.DUMMY_HASH, "x")  # about the time of composing the mail
         return
     # Bound to the current hash: the link dies once it is used or the password changes.
     token = _signer(settings, "reset").dumps({"uid": user.id, "h": user.password_hash[-16:]})
@@ -169,8 +177,10 @@ def create_admin(email: str, password: str, name: str = "Admin") -> User:
         if user is None:
             return User.create(email=email, name=name, role=ADMIN, email_verified_at=now(),
                                password_hash=passwords.hash_password(password))
-        User.update(role=ADMIN, password_hash=passwords.hash_password(password), updated_at=now()).where(
-            User.id == user.id).execute()
+        # An account someone else may have opened: new password, and every session of it ends.
+        User.update(role=ADMIN, password_hash=passwords.hash_password(password), email_verified_at=now(),
+                    updated_at=now()).where(User.id == user.id).execute()
+        end_sessions(user)
         return User.get_by_id(user.id)
 
 
@@ -244,7 +254,7 @@ def request_email_change(settings, user: User, new_email: str) -> None:
     """Mail a confirmation link to the new address and a notice to the old one."""
     new_email = normalize(new_email)
     token = _signer(settings, "email").dumps({"uid": user.id, "old": user.email, "new": new_email})
-    with write():
+    with write(), in_language(user.language):
         mail.enqueue(mail.compose(settings, new_email, _("Please confirm your new email address"),
                                   "account_email_confirm",
                                   {"user": user, "link": f"{settings.base_url}/account/email/confirm?token={token}"}))

@@ -52,6 +52,11 @@ class CartView:
 CHECKOUT_KEYS = ("email", "billing", "shipping", "delivery", "payment")
 
 
+def owner_of(token: str) -> int | None:
+    """The id of the account a cart belongs to; None for a guest cart."""
+    return Cart.select(Cart.user).where(Cart.token == token).scalar()
+
+
 def find_cart(token: str | None) -> Cart | None:
     return Cart.get_or_none(Cart.token == token) if token else None
 

@@ -16,7 +16,7 @@ from shop.cart.routes import cart_token
 from shop.db import run_db
 from shop.i18n import _
 from shop.orders import service as orders
-from shop.web import PRIVATE, flash, is_htmx, render, see_other, url_path
+from shop.web import PRIVATE, flash, form_data, is_htmx, render, see_other, url_path
 
 from . import service
 from .forms import AddressForm, DeliveryForm, PlaceOrderForm
@@ -26,7 +26,7 @@ STEP_URLS = {"cart": "cart:show", "address": "checkout:address", "delivery": "ch
 
 
 async def _state(request: Request):
-    return await run_db(service.state, cart_token(request), request.app.state.settings.shipping)
+    return await run_db(service.state, await cart_token(request), request.app.state.settings.shipping)
 
 
 def _step(request: Request, step: str, context: dict, status_code: int = 200, push: bool = False):
@@ -75,11 +75,11 @@ async def address(request: Request):
             "delivery": checkout.get("shipping") or {},
         })
         return _step(request, "address", {"form": form, "cart": view})
-    form = AddressForm(await request.form())
+    form = AddressForm(await form_data(request))
     if not form.validate():
         return _step(request, "address", {"form": form, "cart": view}, status_code=422)
     shipping = form.delivery.data if form.separate_delivery.data else None
-    await run_db(service.save, cart_token(request), email=form.email.data,
+    await run_db(service.save, await cart_token(request), email=form.email.data,
                  billing=_address(form.billing.data), shipping=shipping and _address(shipping))
     return await _next(request, "delivery")
 
@@ -92,13 +92,13 @@ async def delivery(request: Request):
         form = DeliveryForm(data={"delivery": checkout.get("delivery", "standard"),
                                   "payment": checkout.get("payment", "prepayment")})
         return _step(request, "delivery", _delivery_context(form, view, checkout))
-    form = DeliveryForm(await request.form())
+    form = DeliveryForm(await form_data(request))
     country = (checkout.get("shipping") or checkout["billing"])["country"]
     if form.validate() and form.delivery.data == "express" and country != "DE":
         form.delivery.errors.append(_("Express shipping is available within Germany only."))
     if form.errors:
         return _step(request, "delivery", _delivery_context(form, view, checkout), status_code=422)
-    await run_db(service.save, cart_token(request), delivery=form.delivery.data, payment=form.payment.data)
+    await run_db(service.save, await cart_token(request), delivery=form.delivery.data, payment=form.payment.data)
     return await _next(request, "review")
 
 
@@ -115,7 +115,7 @@ async def review(request: Request):
 
 async def _review(request: Request, view, checkout, form=None, error: str = "", status_code=200,
                   push: bool = False):
-    token = await run_db(service.order_token, cart_token(request))
+    token = await run_db(service.order_token, await cart_token(request))
     form = form or PlaceOrderForm()
     return _step(request, "review", {"form": form, "cart": view, "checkout": checkout,
                                      "order_token": token, "error": error},
@@ -123,7 +123,7 @@ async def _review(request: Request, view, checkout, form=None, error: str = "", 
 
 
 async def place_order(request: Request):
-    form = PlaceOrderForm(await request.form())
+    form = PlaceOrderForm(await form_data(request))
     view, checkout = await _state(request)
     if not form.validate():
         # A replayed button press after the order was made: show that order.
@@ -140,7 +140,7 @@ async def place_order(request: Request):
     if redirect := _guard(request, view, checkout, "review", check_stock=False):
         return redirect
     try:
-        order = await run_db(orders.place_order, request.app.state.settings, cart_token(request),
+        order = await run_db(orders.place_order, request.app.state.settings, await cart_token(request),
                              form.token.data, form.fingerprint.data)
     except orders.OrderProblem as problem:
         view, checkout = await _state(request)

@@ -13,7 +13,7 @@ from shop.cart import service as cart_service
 from shop.catalog.queries import navigation
 from shop.db import run_db
 from shop.i18n import _
-from shop.web import PRIVATE, flash, render, see_other, url_path
+from shop.web import PRIVATE, flash, form_data, render, see_other, url_path
 
 from . import service
 
@@ -61,7 +61,7 @@ async def order_again(request: Request):
 async def create_account(request: Request):
     """From a guest order's page: an account for its address, with this order in it."""
     settings = request.app.state.settings
-    data = await request.form()
+    data = await form_data(request)
     number, token = request.path_params["number"], data.get("token")
     order = await run_db(service.order_for_token, settings, number, token if isinstance(token, str) else None)
     if order is None or order.user_id is not None:

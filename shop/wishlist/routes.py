@@ -10,7 +10,7 @@ from shop.cart import service as cart_service
 from shop.db import run_db
 from shop.i18n import _
 from shop.security import safe_next
-from shop.web import PRIVATE, flash, is_htmx, render, see_other, url_path
+from shop.web import PRIVATE, flash, form_data, is_htmx, render, see_other, url_path
 
 from . import service
 
@@ -24,7 +24,7 @@ async def show(request: Request):
 
 
 async def toggle(request: Request):
-    data = await request.form()
+    data = await form_data(request)
     back = safe_next(data.get("next"), url_path("wishlist:show"))
     user = await current_user(request)
     if user is None:
@@ -33,12 +33,14 @@ async def toggle(request: Request):
         return render(request, "fragments/wishlist/signin.html", {"target": target}) if is_htmx(request) \
             else see_other(target)
     product_id = request.path_params["product_id"]
-    wished = await run_db(service.toggle, user.id, product_id)
+    wished = await run_db(service.set_wished, user.id, product_id, data.get("wish") != "0")
     if wished is None:
         raise HTTPException(404, "No such product.")
     if is_htmx(request):
+        # Focus goes to the new button, which says what it does now.
         return render(request, "fragments/wishlist/toggle.html",
-                      {"product_id": product_id, "wished": wished, "next": back})
+                      {"product_id": product_id, "name": data.get("name", ""), "wished": wished,
+                       "next": back, "focus": True})
     flash(request, _("Added to your wishlist.") if wished else _("Removed from your wishlist."), "success")
     return see_other(back)
 
@@ -53,7 +55,7 @@ async def to_cart(request: Request):
     except cart_service.CartError as problem:
         flash(request, str(problem), "error")
         return see_other(url_path("wishlist:show"))
-    await run_db(service.toggle, user.id, product_id)  # moved: off the wishlist
+    await run_db(service.set_wished, user.id, product_id, False)  # moved: off the wishlist
     request.session["cart"] = cart.token
     request.session["cart_count"] = await run_db(cart_service.item_count, cart.token)
     flash(request, _("The product is in your cart."), "success")
@@ -62,6 +64,6 @@ async def to_cart(request: Request):
 
 routes = [
     Route("/account/wishlist", show, name="wishlist:show"),
-    Route("/account/wishlist/{product_id:int}", toggle, methods=["POST"], name="wishlist:toggle"),
-    Route("/account/wishlist/{product_id:int}/to-cart", to_cart, methods=["POST"], name="wishlist:to_cart"),
+    Route("/account/wishlist/{product_id:id}", toggle, methods=["POST"], name="wishlist:toggle"),
+    Route("/account/wishlist/{product_id:id}/to-cart", to_cart, methods=["POST"], name="wishlist:to_cart"),
 ]

@@ -5,7 +5,7 @@ from shop import mail
 from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.db import write
-from shop.i18n import _
+from shop.i18n import _, in_language
 
 from .models import WishlistItem
 
@@ -18,19 +18,17 @@ def wished_ids(user_id: int | None, product_ids: list[int]) -> set[int]:
     return {row.product_id for row in query}
 
 
-def toggle(user_id: int, product_id: int) -> bool | None:
-    """Add the product, or remove it if it is there; returns whether it is wished now,
-    None for a product that is not for sale."""
+def set_wished(user_id: int, product_id: int, wanted: bool) -> bool | None:
+    """Put the product on the wishlist or take it off (the same answer when repeated);
+    returns whether it is wished now, None for a product that is not for sale."""
     if not Product.select().where((Product.id == product_id) & (Product.active == True)).exists():  # noqa: E712
         return None
     with write():
-        removed = WishlistItem.delete().where(
-            (WishlistItem.user == user_id) & (WishlistItem.product == product_id)).execute()
-        if removed:
-            return False
-        stock = Product.select(Product.stock).where(Product.id == product_id).scalar()
-        WishlistItem.create(user=user_id, product=product_id, waiting_for_stock=stock == 0)
-        return True
+        WishlistItem.delete().where((WishlistItem.user == user_id) & (WishlistItem.product == product_id)).execute()
+        if wanted:
+            stock = Product.select(Product.stock).where(Product.id == product_id).scalar()
+            WishlistItem.create(user=user_id, product=product_id, waiting_for_stock=stock == 0)
+    return wanted
 
 
 def items(user_id: int) -> list[WishlistItem]:
@@ -51,10 +49,11 @@ def notify_back_in_stock(settings) -> int:
             .where(WishlistItem.waiting_for_stock & (Product.stock > 0) & (Product.active == True))  # noqa: E712
         )
         for item in back:
-            mail.enqueue(mail.compose(
-                settings, item.user.email, _("%(name)s is available again", name=item.product.name),
-                "wishlist_back_in_stock",
-                {"user": item.user, "product": item.product,
-                 "link": f"{settings.base_url}/products/{item.product.slug}"}))
+            with in_language(item.user.language):
+                mail.enqueue(mail.compose(
+                    settings, item.user.email, _("%(name)s is available again", name=item.product.name),
+                    "wishlist_back_in_stock",
+                    {"user": item.user, "product": item.product,
+                     "link": f"{settings.base_url}/products/{item.product.slug}"}))
             WishlistItem.update(waiting_for_stock=False).where(WishlistItem.id == item.id).execute()
         return len(back)
