@@ -33,14 +33,14 @@ async def toggle(request: Request):
         return render(request, "fragments/wishlist/signin.html", {"target": target}) if is_htmx(request) \
             else see_other(target)
     product_id = request.path_params["product_id"]
-    wished = await run_db(service.set_wished, user.id, product_id, data.get("wish") != "0")
-    if wished is None:
+    wished = data.get("wish") != "0"
+    name = await run_db(service.set_wished, user.id, product_id, wished)
+    if name is None:
         raise HTTPException(404, "No such product.")
     if is_htmx(request):
         # Focus goes to the new button, which says what it does now.
         return render(request, "fragments/wishlist/toggle.html",
-                      {"product_id": product_id, "name": data.get("name", ""), "wished": wished,
-                       "next": back, "focus": True})
+                      {"product_id": product_id, "name": name, "wished": wished, "next": back, "focus": True})
     flash(request, _("Added to your wishlist.") if wished else _("Removed from your wishlist."), "success")
     return see_other(back)
 

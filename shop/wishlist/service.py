@@ -18,17 +18,18 @@ def wished_ids(user_id: int | None, product_ids: list[int]) -> set[int]:
     return {row.product_id for row in query}
 
 
-def set_wished(user_id: int, product_id: int, wanted: bool) -> bool | None:
+def set_wished(user_id: int, product_id: int, wanted: bool) -> str | None:
     """Put the product on the wishlist or take it off (the same answer when repeated);
-    returns whether it is wished now, None for a product that is not for sale."""
-    if not Product.select().where((Product.id == product_id) & (Product.active == True)).exists():  # noqa: E712
+    returns the product's name, None for a product that is not for sale."""
+    name = Product.select(Product.name).where((Product.id == product_id) & (Product.active == True)).scalar()  # noqa: E712
+    if name is None:
         return None
     with write():
         WishlistItem.delete().where((WishlistItem.user == user_id) & (WishlistItem.product == product_id)).execute()
         if wanted:
             stock = Product.select(Product.stock).where(Product.id == product_id).scalar()
             WishlistItem.create(user=user_id, product=product_id, waiting_for_stock=stock == 0)
-    return wanted
+    return name
 
 
 def items(user_id: int) -> list[WishlistItem]:
