@@ -187,3 +187,18 @@ def test_nul_bytes_in_parameters_are_harmless(client, make_product):
     assert client.get("/products?q=%00tee").status_code == 200
     assert client.get("/products?category=%00").status_code == 404
     assert client.get("/products?sort=%00").status_code == 400
+
+
+def test_cards_show_changes_at_once_though_they_are_cached(client, make_product, database):
+    lamp = make_product("Leuchte", price_cents=4990, stock=2)
+    assert "49,90\xa0€" in client.get("/products").text
+    lamp.price_cents, lamp.image = 3990, "products/neu.svg"
+    lamp.save()
+    html = client.get("/products").text
+    assert "39,90\xa0€" in html and "/media/products/neu.svg" in html
+    lamp.stock = 0
+    lamp.save()
+    assert "Ausverkauft" in client.get("/products").text
+    # The cached card carries this page's form token, like every other form on it.
+    tokens = set(re.findall(r'name="csrf_token" value="([^"]+)"', client.get("/products").text))
+    assert len(tokens) == 1 and "\x00" not in tokens.pop()

@@ -24,6 +24,7 @@ class HomePage:
     categories: list[Category]
     featured: list[Product]
     newest: list[Product]
+    version: tuple[str, int]
 
 
 @dataclass
@@ -33,6 +34,7 @@ class ProductPage:
     breadcrumb: list[Category]
     images: list[ProductImage]
     related: list[Product]
+    version: tuple[str, int]
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Listing:
     page: int
     pages: int
     counts: dict[int, int] = field(default_factory=dict)
+    version: tuple[str, int] = ("", 0)
 
     def query(self, **changes) -> dict:
         """URL query parameters for these filters with some changed (e.g. `page=2`)."""
@@ -91,7 +94,7 @@ class VersionedCache:
         return value
 
 
-cache = VersionedCache()
+cache = VersionedCache(size=8192)
 
 
 def category_tree(version: tuple[str, int]) -> list[Category]:
@@ -130,10 +133,12 @@ def query_params(filters: dict, **changes) -> dict:
 def home_page() -> HomePage:
     cards = Product.cards()
     featured = cards.where(Product.featured == True)  # noqa: E712
+    version = CatalogVersion.current()
     return HomePage(
-        categories=category_tree(CatalogVersion.current()),
+        categories=category_tree(version),
         featured=list(featured.order_by(Product.created_at.desc()).limit(FEATURED_SIZE)),
         newest=list(cards.order_by(Product.created_at.desc(), Product.id.desc()).limit(NEWEST_SIZE)),
+        version=version,
     )
 
 
@@ -154,7 +159,7 @@ def product_page(slug: str) -> ProductPage | None:
     ])
     related = _products_in_order([i for i in related_ids if i != product.id][:RELATED_SIZE])
     images = ProductImage.select().where(ProductImage.product == product).order_by(ProductImage.position)
-    return ProductPage(product, categories, breadcrumb, list(images), related)
+    return ProductPage(product, categories, breadcrumb, list(images), related, version)
 
 
 def listing(filters: dict, page_size: int) -> Listing:
@@ -199,7 +204,7 @@ def listing(filters: dict, page_size: int) -> Listing:
         .order_by(*_ordering(filters["sort"], rank)).paginate(page, page_size).tuples()
     ])
     products = _products_in_order(ids)
-    return Listing(filters, categories, category, list(products), total, page, pages, counts)
+    return Listing(filters, categories, category, list(products), total, page, pages, counts, version)
 
 
 def _products_in_order(ids: list[int]) -> list[Product]:

@@ -1,6 +1,7 @@
 """A version number that changes whenever what the catalogue lists could change.
 
-Listing pages cache their category tree and counts under (epoch, version);
+Listing pages cache their category tree, counts, page ids and rendered product
+cards under (epoch, version);
 triggers bump the version, so every writer (app, import, raw SQL) invalidates
 them. The epoch tells apart two databases that happen to reach the same version.
 """
@@ -8,12 +9,15 @@ import uuid
 
 from peewee import *
 
-# Product changes that move counts: visibility, category, price, search text and
-# the in-stock flag (stock crossing zero, not every sale).
+# Product changes that move counts or change a product card: visibility, category,
+# price, name and search text, picture, address, unit price, and the in-stock flag
+# (stock crossing zero, not every sale).
 PRODUCT_CHANGED = (
     "old.active IS NOT new.active OR old.category_id IS NOT new.category_id"
     " OR old.price_cents IS NOT new.price_cents OR old.name IS NOT new.name"
     " OR old.description IS NOT new.description OR old.featured IS NOT new.featured"
+    " OR old.image IS NOT new.image OR old.slug IS NOT new.slug"
+    " OR old.content_quantity IS NOT new.content_quantity OR old.content_unit IS NOT new.content_unit"
     " OR (old.stock > 0) IS NOT (new.stock > 0)"
 )
 

@@ -1,0 +1,33 @@
+"""Product cards, rendered once per catalogue version and then reused.
+
+A listing shows dozens of cards; rendering each through Jinja is most of a
+listing's cost. The card's markup depends only on the product (whose visible
+fields bump the catalogue version), the language and whether it is on the
+shopper's wishlist; the page's CSRF token and path are filled in per request.
+"""
+from __future__ import annotations
+
+from markupsafe import Markup, escape
+
+from shop import i18n
+from shop.web import env
+
+from .queries import cache
+
+_TOKEN = "\x00token\x00"
+_NEXT = "\x00next\x00"
+_PLACEHOLDERS = {"csrf": _TOKEN, "next": _NEXT}
+
+
+def product_card(p, page: dict, wished, version: tuple[str, int]) -> Markup:
+    on_list = p.id in wished
+    key = ("card", i18n.get_locale(), p.id, on_list)
+    html = cache.get(version, key, lambda: str(_macro()(p, _PLACEHOLDERS, {p.id} if on_list else ())))
+    return Markup(html.replace(_TOKEN, str(escape(page["csrf"]))).replace(_NEXT, str(escape(page["next"]))))
+
+
+def _macro():
+    return env.get_template("fragments/catalog/product_card.html").module.product_card
+
+
+env.globals["product_card"] = product_card
