@@ -12,7 +12,11 @@ from markupsafe import Markup, escape
 from shop import i18n
 from shop.web import env
 
-from .queries import cache
+from .queries import VersionedCache
+
+# Apart from the query cache, so that many different searches cycling through cards
+# do not push out the counts and page ids of popular pages.
+cards = VersionedCache(size=4096)
 
 _TOKEN = "\x00token\x00"
 _NEXT = "\x00next\x00"
@@ -22,7 +26,7 @@ _PLACEHOLDERS = {"csrf": _TOKEN, "next": _NEXT}
 def product_card(p, page: dict, wished, version: tuple[str, int]) -> Markup:
     on_list = p.id in wished
     key = ("card", i18n.get_locale(), p.id, on_list)
-    html = cache.get(version, key, lambda: str(_macro()(p, _PLACEHOLDERS, {p.id} if on_list else ())))
+    html = cards.get(version, key, lambda: str(_macro()(p, _PLACEHOLDERS, {p.id} if on_list else ())))
     return Markup(html.replace(_TOKEN, str(escape(page["csrf"]))).replace(_NEXT, str(escape(page["next"]))))
 
 

@@ -94,7 +94,7 @@ class VersionedCache:
         return value
 
 
-cache = VersionedCache(size=8192)
+cache = VersionedCache()
 
 
 def category_tree(version: tuple[str, int]) -> list[Category]:
