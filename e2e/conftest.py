@@ -2,15 +2,18 @@
 database, Chromium (Debian's where installed) with JavaScript on and off."""
 from __future__ import annotations
 
+import email
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from email import policy
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from playwright.sync_api import expect, sync_playwright
 
 SYSTEM_CHROMIUM = "/usr/bin/chromium"
@@ -137,3 +140,29 @@ def fill_address(page, email: str, name: str, street: str, postcode: str, city: 
     billing.get_by_label("Postleitzahl").fill(postcode)
     billing.get_by_label("Ort").fill(city)
     page.get_by_role("button", name="Weiter zu Versand und Zahlung").click()
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def inbox():
+    """A real SMTP server that keeps what it receives."""
+    port = _free_port()
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    inbox.port = port
+    yield inbox
+    controller.stop()
+
+
+def run_worker(shop_env: dict, inbox: Inbox) -> None:
+    env = dict(shop_env, SMTP_HOST="127.0.0.1", SMTP_PORT=str(inbox.port), SMTP_STARTTLS="0")
+    subprocess.run([sys.executable, "-m", "shop", "worker", "--once"], env=env, check=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 
-import pytest
 from playwright.sync_api import expect
 
-from e2e.conftest import fill_address
-from e2e.test_checkout_journeys import add_to_cart, inbox, run_worker  # noqa: F401  (inbox is a fixture)
+from e2e.conftest import fill_address, run_worker
+from e2e.test_checkout_journeys import add_to_cart
 
 PASSWORD = "sonnige wiese am fluss"
 

@@ -1,45 +1,11 @@
 """A guest buys two products and gets the confirmation mail: with and without JavaScript."""
 from __future__ import annotations
 
-import email
 import re
-import socket
-import subprocess
-import sys
-from email import policy
 
-import pytest
-from aiosmtpd.controller import Controller
 from playwright.sync_api import expect
 
-from e2e.conftest import fill_address
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    inbox.port = port
-    yield inbox
-    controller.stop()
-
-
-def run_worker(shop_env: dict, inbox: Inbox) -> None:
-    env = dict(shop_env, SMTP_HOST="127.0.0.1", SMTP_PORT=str(inbox.port), SMTP_STARTTLS="0")
-    subprocess.run([sys.executable, "-m", "shop", "worker", "--once"], env=env, check=True)
+from e2e.conftest import fill_address, run_worker
 
 
 def add_to_cart(page, javascript: bool, slug: str, name: str, quantity: int) -> None:

@@ -16,7 +16,7 @@ from shop.orders.service import order_token
 from shop.wishlist.models import WishlistItem
 from shop.wishlist.service import notify_back_in_stock
 from tests.conftest import Shopper
-from tests.test_accounts import PASSWORD, last_link, login, register
+from tests.test_accounts import PASSWORD, login, register
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itsdangerous import BadSignature, URLSafeSerializer
 from peewee import IntegrityError
 
-from shop import mail, pricing
+from shop import mail
 from shop.cart.models import Cart, CartLine
 from shop.cart.service import CartView, view_of
 from shop.catalog.models import Product
