@@ -1,38 +1,18 @@
-"""The back office. Every route under /admin needs the admin role, checked once here
-for the whole mount: guests are sent to sign in, customers get a 404."""
+"""The back office. Every route under /admin needs the admin role, checked once for
+the whole area: guests are sent to sign in, customers get a 404."""
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Route
 
-from shop.accounts.auth import current_user
+from shop.auth import AdminRequired
 from shop.db import run_db
 from shop.orders.models import Order
 from shop.orders.service import order_token
-from shop.security import protect_routes
-from shop.web import PRIVATE, render, see_other, url_path
+from shop.web import Area, PrivatePages, render, see_other, url_path
 
 LATEST_ORDERS = 50
-
-
-class RequireAdmin:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            request = Request(scope, receive)
-            user = await current_user(request)
-            if user is None:
-                target = url_path("accounts:login", query={"next": request.url.path})
-                await see_other(target)(scope, receive, send)
-                return
-            if not user.is_admin:
-                raise HTTPException(404)
-        await self.app(scope, receive, send)
 
 
 def latest_orders() -> list[Order]:
@@ -44,16 +24,16 @@ async def dashboard(request: Request):
     settings = request.app.state.settings
     return render(request, "admin/index.html", {
         "orders": orders, "order_token": lambda number: order_token(settings, number),
-    }, headers=PRIVATE)
+    })
 
 
 async def to_dashboard(request: Request):
-    return see_other("/admin/")
+    return see_other(url_path(request, "admin:dashboard"))
 
 
 routes = [
     Route("/admin", to_dashboard),
-    Mount("/admin", routes=protect_routes([
-        Route("/", dashboard, name="admin:dashboard"),
-    ]), middleware=[Middleware(RequireAdmin)]),
+    Area("admin", [
+        Route("/", dashboard, name="dashboard"),
+    ], path="/admin", middleware=[Middleware(PrivatePages), Middleware(AdminRequired)]),
 ]

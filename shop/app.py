@@ -1,35 +1,46 @@
-"""The application, assembled in one place: routes, middleware, error pages."""
+"""The application, assembled in one place: areas, middleware, templates, error pages."""
 from __future__ import annotations
 
 import logging
 
+import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.routing import Mount
+from starlette.routing import Mount, Router
 from starlette_wtf import CSRFProtectMiddleware
 
-from shop import accounts, admin, cart, catalog, checkout, health, legal, orders, theme, wishlist
+from shop import health, pricing, theme
+from shop.accounts import routes as accounts
+from shop.accounts import service as account_service
+from shop import admin
+from shop.cart import routes as cart
+from shop.cart import session as cart_session
+from shop.catalog import cards
+from shop.catalog import routes as catalog
 from shop.catalog.queries import navigation
+from shop.checkout import routes as checkout
 from shop.config import Settings
 from shop.db import connect, run_db
+from shop.legal import routes as legal
+from shop.mail import outbox
+from shop.orders import routes as orders
+from shop.orders.models import status_label
 from shop.ratelimit import TooMany, limiter_for
 from shop.security import (
     BodySizeLimitMiddleware,
     CsrfFailure,
     SecurityHeadersMiddleware,
     SessionLifetimeMiddleware,
-    protect_routes,
 )
-from shop.web import STATIC_DIR, LocaleMiddleware, install_url_helpers, is_htmx, render, static_files
+from shop.web import STATIC_DIR, LocaleMiddleware, is_htmx, make_templates, render, static_files
+from shop.wishlist import routes as wishlist
 
 log = logging.getLogger("shop")
 
-# Routes that may change state without a CSRF token; each checks a signature of its own.
-CSRF_EXEMPT: set[str] = set()
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -37,13 +48,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_environ()
     connect(settings.database_url)
 
-    routes = protect_routes(
-        [*catalog.routes, *cart.routes, *checkout.routes, *orders.routes, *accounts.routes,
-         *wishlist.routes, *legal.routes, *theme.routes, *health.routes],
-        exempt=CSRF_EXEMPT,
-    )
-    routes += admin.routes
-    routes += [
+    routes = [
+        *catalog.routes, *cart.routes, *checkout.routes, *orders.routes, *accounts.routes,
+        *wishlist.routes, *legal.routes, *theme.routes, *health.routes, *admin.routes,
         Mount("/static", app=static_files(STATIC_DIR), name="static"),
         Mount("/media", app=static_files(settings.media_dir), name="media"),
     ]
@@ -77,8 +84,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.limiter = limiter_for(settings.redis_url)
-    install_url_helpers(app.router)
+    app.state.templates = templates(app.router)
+    outbox.use_templates(app.state.templates)
+    # Where one area needs another's answer without importing it:
+    app.state.find_session = account_service.session_user  # who is signed in (shop.auth)
+    app.state.on_sign_in = [cart_session.join_account_cart]  # what a guest keeps at sign-in
+    app.state.wished_ids = wishlist.wished_ids  # the hearts on catalogue pages
     return app
+
+
+def templates(router: Router) -> jinja2.Environment:
+    """The shop's template environment: the plumbing's helpers and the areas'."""
+    env = make_templates(router)
+    env.globals.update(
+        product_card=cards.product_card,
+        cart_count=cart_session.item_count,
+        status_label=status_label,
+        delivery_name=pricing.delivery_name,
+        payment_name=pricing.payment_name,
+    )
+    return env
 
 
 async def http_error(request: Request, exc: HTTPException):
@@ -89,9 +114,8 @@ async def http_error(request: Request, exc: HTTPException):
     context = {"status": exc.status_code}
     if not is_htmx(request):
         context["nav_categories"] = await run_db(navigation)
-    template = "errors/404.html" if exc.status_code == 404 else "errors/error.html"
     return render(
-        request, template, context,
+        request, "errors/error.html", context,
         fragment="fragments/errors/message.html", status_code=exc.status_code, headers=headers,
     )
 

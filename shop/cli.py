@@ -87,12 +87,13 @@ def cmd_import_csv(args) -> int:
 
 def cmd_worker(args) -> int:
     from shop.accounts.service import remove_expired_sessions
-    from shop.db import connect, with_connection
-    from shop.mail import deliver_due
+    from shop.app import create_app
+    from shop.db import with_connection
+    from shop.mail.outbox import deliver_due
     from shop.wishlist.service import notify_back_in_stock
 
     settings = _settings()
-    connect(settings.database_url)
+    create_app(settings)  # connects, and sets up the templates mail is written with
     while True:
         with_connection(notify_back_in_stock, settings)
         with_connection(remove_expired_sessions)
@@ -127,12 +128,13 @@ def cmd_create_admin(args) -> int:
 
 
 def cmd_order(args) -> int:
-    from shop.db import connect, with_connection
+    from shop.app import create_app
+    from shop.db import with_connection
     from shop.orders.models import Order
     from shop.orders.service import IllegalTransition, transition
 
     settings = _settings()
-    connect(settings.database_url)
+    create_app(settings)  # connects, and sets up the templates mail is written with
     order = with_connection(Order.get_or_none, Order.number == args.number)
     if order is None:
         print(f"No order {args.number}.", file=sys.stderr)

@@ -51,6 +51,12 @@ class Mail:
     outbox_dir: Path = DATA_DIR / "outbox"
 
 
+# Where the shop delivers: Germany and the other member states of the European Union
+# (ISO 3166-1 alpha-2).
+EU_COUNTRIES = tuple("AT BE BG CY CZ DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split())
+COUNTRIES = ("DE", *EU_COUNTRIES)
+
+
 @dataclass(frozen=True)
 class Shipping:
     """Flat shipping rates per zone, in cents; free above a threshold."""

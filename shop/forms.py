@@ -6,9 +6,9 @@ import re
 from wtforms import Form, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from shop.config import COUNTRIES
 from shop.i18n import FormMeta, country_name
 from shop.i18n import lazy_gettext as _l
-from shop.pricing import COUNTRIES
 
 # Plain addresses only: what a mail header carries unchanged (no comments, lists or quotes).
 EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")

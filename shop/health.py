@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from shop.db import ping
+from shop.web import Area
 
 
 async def healthz(request: Request):
@@ -16,5 +17,5 @@ async def healthz(request: Request):
 
 
 routes = [
-    Route("/healthz", healthz, name="health:check"),
+    Area("health", [Route("/healthz", healthz, name="check")]),
 ]

@@ -9,14 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from shop.config import Shipping
+from shop.config import EU_COUNTRIES, Shipping
 from shop.i18n import lazy_gettext as _l
 
-# The other member states of the European Union (ISO 3166-1 alpha-2).
-EU_COUNTRIES = (
-    "AT BE BG CY CZ DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
-)
-COUNTRIES = ("DE", *EU_COUNTRIES)
 DELIVERY_NAMES = {"standard": _l("Standard shipping"), "express": _l("Express shipping")}
 DELIVERY_OPTIONS = tuple(DELIVERY_NAMES)
 PAYMENT_NAMES = {"prepayment": _l("Prepayment by bank transfer")}

@@ -5,7 +5,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from shop.security import safe_next
-from shop.web import THEMES, form_data, see_other
+from shop.web import THEMES, Area, form_data, see_other
 
 ONE_YEAR = 365 * 24 * 3600
 
@@ -23,5 +23,5 @@ async def set_theme(request: Request):
 
 
 routes = [
-    Route("/theme", set_theme, methods=["POST"], name="theme:set"),
+    Area("theme", [Route("/theme", set_theme, methods=["POST"], name="set")]),
 ]

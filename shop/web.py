@@ -1,53 +1,75 @@
-"""Rendering: the Jinja environment and the one helper that picks page or fragment."""
+"""Rendering and routing helpers: the template environment, the one helper that picks
+page or fragment, and `Area`, the mount that holds one business area's routes."""
 from __future__ import annotations
 
 import hashlib
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any, Sequence
 from urllib.parse import urlencode
 
 import jinja2
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.routing import BaseRoute, Match, Mount, Router
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shop import i18n, pricing
+from shop import auth, i18n
 from shop.config import ROOT
-from shop.security import csrf_token
+from shop.security import csrf_token, protect_routes
 
 STATIC_DIR = ROOT / "static"
 THEMES = ("auto", "light", "dark")
-# For pages with a shopper's own data (cart, checkout, orders): no shared or stored copies.
-PRIVATE = {"Cache-Control": "private, no-store"}
 
-env = jinja2.Environment(
-    loader=jinja2.ChoiceLoader([
-        jinja2.FileSystemLoader(ROOT / "templates"),
-        jinja2.PrefixLoader({"fragments": jinja2.FileSystemLoader(ROOT / "fragments")}),
-    ]),
-    # Mail bodies (.txt) are plain text; everything else is escaped.
-    autoescape=jinja2.select_autoescape(disabled_extensions=("txt",), default=True),
-    extensions=["jinja2.ext.i18n"],
-    trim_blocks=True,
-    lstrip_blocks=True,
-    auto_reload=False,
-)
-env.install_gettext_callables(
-    lambda message: i18n.translations(i18n.get_locale()).gettext(message),
-    lambda singular, plural, n: i18n.translations(i18n.get_locale()).ngettext(singular, plural, n),
-    newstyle=True,
-)
-env.filters["money"] = i18n.format_money
-env.filters["number"] = i18n.format_number
-env.filters["date"] = i18n.format_date
-env.filters["datetime"] = i18n.format_datetime
-env.globals["csrf_token"] = csrf_token
-env.globals["country_name"] = i18n.country_name
-env.globals["delivery_name"] = pricing.delivery_name
-env.globals["payment_name"] = pricing.payment_name
+
+def make_templates(router: Router) -> jinja2.Environment:
+    """The Jinja environment of one app: pages, fragments and mail, with the helpers
+    every template may use. Areas add their own helpers in `create_app`."""
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader([
+            jinja2.FileSystemLoader(ROOT / "templates"),
+            jinja2.PrefixLoader({"fragments": jinja2.FileSystemLoader(ROOT / "fragments")}),
+        ]),
+        # Mail bodies (.txt) are plain text; everything else is escaped.
+        autoescape=jinja2.select_autoescape(disabled_extensions=("txt",), default=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: i18n.translations(i18n.get_locale()).gettext(message),
+        lambda singular, plural, n: i18n.translations(i18n.get_locale()).ngettext(singular, plural, n),
+        newstyle=True,
+    )
+    env.filters.update(money=i18n.format_money, number=i18n.format_number, date=i18n.format_date,
+                       datetime=i18n.format_datetime)
+    env.globals.update(csrf_token=csrf_token, country_name=i18n.country_name,
+                       url=_url_builder(router), static=static_url, media=media_url)
+    return env
+
+
+def _url_builder(router: Router):
+    @lru_cache(maxsize=10_000)
+    def path_for(name: str, params: tuple) -> str:
+        return str(router.url_path_for(name, **dict(params)))
+
+    def url(name: str, query: dict | None = None, **path_params) -> str:
+        """The path of a named route (`area:name`), with a query string if given."""
+        path = path_for(name, tuple(sorted(path_params.items())))
+        query = {k: v for k, v in (query or {}).items() if v not in (None, "", False)}
+        return f"{path}?{urlencode(query)}" if query else path
+
+    return url
+
+
+def url_path(request: Request, name: str, query: dict | None = None, **path_params) -> str:
+    """The path (and query) of a named route, as templates build it with `url()`."""
+    return request.app.state.templates.globals["url"](name, query=query, **path_params)
 
 
 class IdConvertor(Convertor):
@@ -64,6 +86,51 @@ class IdConvertor(Convertor):
 
 
 register_url_convertor("id", IdConvertor())
+
+
+class Area(Mount):
+    """One business area's routes under its name, behind its own middleware, with every
+    unsafe route CSRF-checked.
+
+    Areas share the root path (`/account/orders` belongs to orders, `/account/login` to
+    accounts), so unlike a plain Mount an area only claims a request that one of its
+    routes matches; any other path falls through to the next area.
+    """
+
+    def __init__(self, name: str | None, routes: Sequence[BaseRoute], *, path: str = "",
+                 middleware: Sequence[Middleware] = (), csrf_exempt: frozenset[str] = frozenset()):
+        super().__init__(path, routes=protect_routes(list(routes), exempt=csrf_exempt), name=name,
+                         middleware=list(middleware))
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is Match.NONE:
+            return match, child_scope
+        inner = {**scope, **child_scope}
+        best = Match.NONE
+        for route in self.routes:
+            found, _ = route.matches(inner)
+            if found is Match.FULL:
+                return Match.FULL, child_scope
+            if found is Match.PARTIAL:
+                best = Match.PARTIAL  # the path is ours, the method is not: a 405
+        return best, child_scope
+
+
+class PrivatePages:
+    """For pages with a shopper's own data (cart, checkout, orders, account): no shared
+    or stored copies anywhere on the way."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_private(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["Cache-Control"] = "private, no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_private)
 
 
 async def form_data(request: Request) -> FormData:
@@ -96,7 +163,8 @@ def render(
     page_context = base_context(request)
     if not as_fragment:
         page_context["messages"] = request.session.pop("flash", [])
-    html = env.get_template(fragment if as_fragment else template).render(
+    templates = request.app.state.templates
+    html = templates.get_template(fragment if as_fragment else template).render(
         {**page_context, "as_fragment": as_fragment, **(context or {})}
     )
     response = HTMLResponse(html, status_code=status_code, headers=headers)
@@ -104,14 +172,13 @@ def render(
     return response
 
 
-def base_context(request: Request) -> dict:
+def base_context(request: Request) -> dict[str, Any]:
     return {
         "request": request,
         "settings": request.app.state.settings,
         "theme": theme_of(request),
         "lang": i18n.get_locale(),
-        "cart_count": request.session.get("cart_count", 0),
-        "account": request.session.get("account"),
+        "account": auth.account_summary(request),
         # What every add-to-cart form on the page needs; computed once per page.
         "cart_form": {"csrf": csrf_token(request), "next": here(request)},
     }
@@ -134,26 +201,6 @@ def theme_of(request: Request) -> str:
 
 def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def install_url_helpers(router) -> None:
-    """`url('area:name', **params)` and `static('css/shop.css')` for templates."""
-
-    @lru_cache(maxsize=10_000)
-    def path_for(name: str, params: tuple) -> str:
-        return str(router.url_path_for(name, **dict(params)))
-
-    def url(name: str, query: dict | None = None, **path_params) -> str:
-        path = path_for(name, tuple(sorted(path_params.items())))
-        query = {k: v for k, v in (query or {}).items() if v not in (None, "", False)}
-        return f"{path}?{urlencode(query)}" if query else path
-
-    env.globals.update(url=url, static=static_url, media=media_url)
-
-
-def url_path(name: str, query: dict | None = None, **path_params) -> str:
-    """The path (and query) of a named route, as templates build it with `url()`."""
-    return env.globals["url"](name, query=query, **path_params)
 
 
 @cache
@@ -187,10 +234,10 @@ def static_files(directory: Path) -> CachedStaticFiles:
 class LocaleMiddleware:
     """The language of this request: the visitor's choice kept in the session, else German."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and "session" in scope:
             i18n.set_locale(scope["session"].get("lang", i18n.DEFAULT_LOCALE))
         await self.app(scope, receive, send)

@@ -8,7 +8,7 @@ import pytest
 
 from shop.cart.models import CartLine
 from shop.catalog.models import Product
-from shop.legal import versions
+from shop.legal.texts import versions
 from shop.mail.models import OutboxMessage
 from shop.orders.models import Order, OrderEvent, OrderLine
 

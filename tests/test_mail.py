@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 
 from shop import cli
 from shop.db import now
-from shop.mail import deliver_due
+from shop.mail.outbox import deliver_due
 from shop.mail.models import OutboxMessage
 from shop.orders.models import Order
 from shop.orders.service import transition

@@ -3,17 +3,21 @@ from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.middleware import Middleware
 from starlette.routing import Route
+
+from shop.auth import SignInRequired
 
 from shop.db import run_db
 from shop.i18n import _
 from shop.i18n import lazy_gettext as _l
 from shop.ratelimit import Limit
 from shop.security import safe_next
-from shop.web import PRIVATE, flash, form_data, render, see_other, url_path
+from shop.auth import current_user, remember, signed_in_user
+from shop.auth import SESSION_KEY
+from shop.web import Area, PrivatePages, flash, form_data, render, see_other, url_path
 
 from . import service
-from .auth import current_user, remember, require_user
 from .signin import sign_in, sign_out
 from .forms import (
     EmailChangeForm,
@@ -43,51 +47,46 @@ def limiter(request: Request):
     return request.app.state.limiter
 
 
-def _page(request: Request, template: str, context: dict, status_code: int = 200):
-    return render(request, template, context, status_code=status_code, headers=PRIVATE)
-
-
 async def register(request: Request):
     if request.method == "GET":
-        return _page(request, "accounts/register.html", {"form": RegisterForm()})
+        return render(request, "accounts/register.html", {"form": RegisterForm()})
     form = RegisterForm(await form_data(request))
     if not form.validate():
-        return _page(request, "accounts/register.html", {"form": form}, status_code=422)
+        return render(request, "accounts/register.html", {"form": form}, status_code=422)
     limiter(request).hit(REGISTER_PER_CLIENT, client(request))
     await run_db(service.register, request.app.state.settings, form.name.data, form.email.data,
                  form.password.data)
-    return _page(request, "accounts/check_inbox.html", {"email": form.email.data})
+    return render(request, "accounts/check_inbox.html", {"email": form.email.data})
 
 
 async def verify(request: Request):
     user = await run_db(service.verify_email, request.app.state.settings,
                         request.query_params.get("token", ""))
     if user is None:
-        return _page(request, "accounts/link_invalid.html", {}, status_code=400)
-    if await current_user(request) and request.state.user.id == user.id:
+        return render(request, "accounts/link_invalid.html", {}, status_code=400)
+    signed_in = await current_user(request)
+    if signed_in and signed_in.id == user.id:
         remember(request, user)
     flash(request, _("Thank you, your email address is confirmed."), "success")
-    return see_other(url_path("accounts:profile") if request.session.get("auth") else url_path("accounts:login"))
+    return see_other(url_path(request, "accounts:profile" if signed_in else "accounts:login"))
 
 
 async def resend(request: Request):
-    user = await current_user(request)
-    if user is None:
-        return see_other(url_path("accounts:login"))
+    user = await signed_in_user(request)
     if not user.verified:
         limiter(request).hit(RESEND_PER_ACCOUNT, str(user.id))
         await run_db(service.resend_verification, request.app.state.settings, user)
         flash(request, _("We have sent the link again to %(email)s.", email=user.email), "success")
-    return see_other(safe_next((await form_data(request)).get("next"), url_path("accounts:profile")))
+    return see_other(safe_next((await form_data(request)).get("next"), url_path(request, "accounts:profile")))
 
 
 async def login(request: Request):
     if request.method == "GET":
         form = LoginForm(data={"next": request.query_params.get("next", "")})
-        return _page(request, "accounts/login.html", {"form": form})
+        return render(request, "accounts/login.html", {"form": form})
     form = LoginForm(await form_data(request))
     if not form.validate():
-        return _page(request, "accounts/login.html", {"form": form}, status_code=422)
+        return render(request, "accounts/login.html", {"form": form}, status_code=422)
     email = service.normalize(form.email.data)
     limits = limiter(request)
     # Refuse early once either limit is used up; count only failures.
@@ -97,7 +96,7 @@ async def login(request: Request):
     if user is None:
         limits.hit(SIGN_IN_PER_ACCOUNT, email)
         limits.hit(SIGN_IN_PER_CLIENT, client(request))
-        return _page(request, "accounts/login.html",
+        return render(request, "accounts/login.html",
                      {"form": form, "error": _("The email address or the password is not right.")},
                      status_code=422)
     limits.reset(SIGN_IN_PER_ACCOUNT, email)
@@ -105,41 +104,41 @@ async def login(request: Request):
     flash(request, _("Welcome back, %(name)s!", name=user.name), "success")
     for note in notes:
         flash(request, note, "info")
-    return see_other(safe_next(form.next.data, url_path("accounts:profile")))
+    return see_other(safe_next(form.next.data, url_path(request, "accounts:profile")))
 
 
 async def logout(request: Request):
     await sign_out(request)
     flash(request, _("You are signed out."), "info")
-    return see_other(url_path("catalog:home"))
+    return see_other(url_path(request, "catalog:home"))
 
 
 async def password_reset(request: Request):
     if request.method == "GET":
-        return _page(request, "accounts/reset_request.html", {"form": ResetRequestForm()})
+        return render(request, "accounts/reset_request.html", {"form": ResetRequestForm()})
     form = ResetRequestForm(await form_data(request))
     if not form.validate():
-        return _page(request, "accounts/reset_request.html", {"form": form}, status_code=422)
+        return render(request, "accounts/reset_request.html", {"form": form}, status_code=422)
     limiter(request).hit(RESET_PER_CLIENT, client(request))
     limiter(request).hit(RESET_PER_ADDRESS, service.normalize(form.email.data))
     await run_db(service.request_reset, request.app.state.settings, form.email.data)
-    return _page(request, "accounts/check_inbox.html", {"email": form.email.data, "reset": True})
+    return render(request, "accounts/check_inbox.html", {"email": form.email.data, "reset": True})
 
 
 async def password_reset_confirm(request: Request):
     token = request.query_params.get("token", "")
     user = await run_db(service.user_for_reset, request.app.state.settings, token)
     if user is None:
-        return _page(request, "accounts/link_invalid.html", {}, status_code=400)
+        return render(request, "accounts/link_invalid.html", {}, status_code=400)
     if request.method == "GET":
-        return _page(request, "accounts/reset_form.html", {"form": ResetForm(), "token": token})
+        return render(request, "accounts/reset_form.html", {"form": ResetForm(), "token": token})
     form = ResetForm(await form_data(request))
     if not form.validate():
-        return _page(request, "accounts/reset_form.html", {"form": form, "token": token}, status_code=422)
+        return render(request, "accounts/reset_form.html", {"form": form, "token": token}, status_code=422)
     await run_db(service.set_password, user, form.password.data)
     await sign_out(request)
     flash(request, _("Your password is changed. Please sign in with the new one."), "success")
-    return see_other(url_path("accounts:login"))
+    return see_other(url_path(request, "accounts:login"))
 
 
 async def _profile_page(request: Request, user, status_code=200, **forms):
@@ -150,13 +149,11 @@ async def _profile_page(request: Request, user, status_code=200, **forms):
         "email_form": EmailChangeForm(prefix="email"), "password_form": PasswordChangeForm(prefix="password"),
         **forms,
     }
-    return _page(request, "accounts/profile.html", context, status_code=status_code)
+    return render(request, "accounts/profile.html", context, status_code=status_code)
 
 
 async def profile(request: Request):
-    user, redirect = await require_user(request)
-    if redirect:
-        return redirect
+    user = await signed_in_user(request)
     if request.method == "GET":
         return await _profile_page(request, user)
     form = ProfileForm(await form_data(request))
@@ -164,9 +161,10 @@ async def profile(request: Request):
         return await _profile_page(request, user, 422, profile_form=form)
     await run_db(service.update_profile, user, form.name.data, form.language.data)
     request.session["lang"] = form.language.data
-    request.session["account"] = {**request.session.get("account", {}), "name": form.name.data}
+    user.name = form.name.data
+    remember(request, user)
     flash(request, _("Your details are saved."), "success")
-    return see_other(url_path("accounts:profile"))
+    return see_other(url_path(request, "accounts:profile"))
 
 
 async def _confirmed_by_password(request: Request, form, user) -> bool:
@@ -183,9 +181,7 @@ async def _confirmed_by_password(request: Request, form, user) -> bool:
 
 
 async def change_email(request: Request):
-    user, redirect = await require_user(request)
-    if redirect:
-        return redirect
+    user = await signed_in_user(request)
     form = EmailChangeForm(await form_data(request), prefix="email")
     if not await _confirmed_by_password(request, form, user):
         return await _profile_page(request, user, 422, email_form=form)
@@ -193,39 +189,35 @@ async def change_email(request: Request):
     await run_db(service.request_email_change, request.app.state.settings, user, form.email.data)
     flash(request, _("Please confirm the new address with the link we have sent to %(email)s.",
                      email=form.email.data), "success")
-    return see_other(url_path("accounts:profile"))
+    return see_other(url_path(request, "accounts:profile"))
 
 
 async def confirm_email(request: Request):
     user = await run_db(service.confirm_email_change, request.app.state.settings,
                         request.query_params.get("token", ""))
     if user is None:
-        return _page(request, "accounts/link_invalid.html", {}, status_code=400)
+        return render(request, "accounts/link_invalid.html", {}, status_code=400)
     flash(request, _("Your email address is now %(email)s.", email=user.email), "success")
-    return see_other(url_path("accounts:profile"))
+    return see_other(url_path(request, "accounts:profile"))
 
 
 async def addresses(request: Request):
-    user, redirect = await require_user(request)
-    if redirect:
-        return redirect
+    user = await signed_in_user(request)
     form = SavedAddressForm(await form_data(request)) if request.method == "POST" else SavedAddressForm()
     if request.method == "POST":
         if form.validate():
             await run_db(service.save_address, user, form.data, form.default_billing.data,
                          form.default_shipping.data)
             flash(request, _("The address is saved."), "success")
-            return see_other(url_path("accounts:addresses"))
+            return see_other(url_path(request, "accounts:addresses"))
     saved = await run_db(service.addresses, user)
-    return _page(request, "accounts/addresses.html", {"addresses": saved, "form": form},
+    return render(request, "accounts/addresses.html", {"addresses": saved, "form": form},
                  status_code=422 if form.errors else 200)
 
 
 async def address(request: Request):
     """Change the defaults of, or delete, one of the user's own addresses."""
-    user, redirect = await require_user(request)
-    if redirect:
-        return redirect
+    user = await signed_in_user(request)
     data = await form_data(request)
     address_id = request.path_params["address_id"]
     if data.get("action") == "delete":
@@ -234,32 +226,28 @@ async def address(request: Request):
         found = await run_db(service.make_default, user, address_id, data.get("action"))
     if not found:
         raise HTTPException(404)
-    return see_other(url_path("accounts:addresses"))
+    return see_other(url_path(request, "accounts:addresses"))
 
 
 async def change_password(request: Request):
-    user, redirect = await require_user(request)
-    if redirect:
-        return redirect
+    user = await signed_in_user(request)
     form = PasswordChangeForm(await form_data(request), prefix="password")
     if not await _confirmed_by_password(request, form, user):
         return await _profile_page(request, user, 422, password_form=form)
-    await run_db(service.set_password, user, form.password.data, request.session.get("auth"))
+    await run_db(service.set_password, user, form.password.data, request.session.get(SESSION_KEY))
     flash(request, _("Your password is changed. Your other sessions have ended."), "success")
-    return see_other(url_path("accounts:profile"))
+    return see_other(url_path(request, "accounts:profile"))
 
 
 async def end_session(request: Request):
-    user = await current_user(request)
-    if user is None:
-        return see_other(url_path("accounts:login"))
+    user = await signed_in_user(request)
     value = (await form_data(request)).get("session", "")
     if not value.isdigit() or len(value) > 9:
         raise HTTPException(404)
     session_id = int(value)
     await run_db(service.end_sessions, user, None, session_id)
     flash(request, _("The session has ended."), "info")
-    return see_other(url_path("accounts:profile"))
+    return see_other(url_path(request, "accounts:profile"))
 
 
 NEWSLETTER_WORDING = _l(
@@ -269,9 +257,7 @@ NEWSLETTER_WORDING = _l(
 
 
 async def preferences(request: Request):
-    user, redirect = await require_user(request)
-    if redirect:
-        return redirect
+    user = await signed_in_user(request)
     if request.method == "POST":
         wanted = (await form_data(request)).get("newsletter") == "y"
         if wanted:
@@ -281,17 +267,17 @@ async def preferences(request: Request):
         else:
             await run_db(service.withdraw_newsletter, user)
             flash(request, _("You will not receive the newsletter."), "info")
-        return see_other(url_path("accounts:preferences"))
+        return see_other(url_path(request, "accounts:preferences"))
     consent = await run_db(service.newsletter_consent, user)
-    return _page(request, "accounts/preferences.html", {"consent": consent, "wording": NEWSLETTER_WORDING})
+    return render(request, "accounts/preferences.html", {"consent": consent, "wording": NEWSLETTER_WORDING})
 
 
 async def newsletter_confirm(request: Request):
     consent = await run_db(service.confirm_newsletter, request.app.state.settings,
                            request.query_params.get("token", ""))
     if consent is None:
-        return _page(request, "accounts/link_invalid.html", {}, status_code=400)
-    return _page(request, "accounts/newsletter_done.html", {"subscribed": True})
+        return render(request, "accounts/link_invalid.html", {}, status_code=400)
+    return render(request, "accounts/newsletter_done.html", {"subscribed": True})
 
 
 async def unsubscribe(request: Request):
@@ -299,30 +285,34 @@ async def unsubscribe(request: Request):
     token = request.query_params.get("token", "")
     user = await run_db(service.user_for_unsubscribe, request.app.state.settings, token)
     if user is None:
-        return _page(request, "accounts/link_invalid.html", {}, status_code=400)
+        return render(request, "accounts/link_invalid.html", {}, status_code=400)
     if request.method == "POST":
         await run_db(service.withdraw_newsletter, user)
-        return _page(request, "accounts/newsletter_done.html", {"subscribed": False})
-    return _page(request, "accounts/unsubscribe.html", {"token": token})
+        return render(request, "accounts/newsletter_done.html", {"subscribed": False})
+    return render(request, "accounts/unsubscribe.html", {"token": token})
 
 
 routes = [
-    Route("/account/preferences", preferences, methods=["GET", "POST"], name="accounts:preferences"),
-    Route("/newsletter/confirm", newsletter_confirm, name="accounts:newsletter_confirm"),
-    Route("/newsletter/unsubscribe", unsubscribe, methods=["GET", "POST"], name="accounts:unsubscribe"),
-    Route("/account/register", register, methods=["GET", "POST"], name="accounts:register"),
-    Route("/account/verify", verify, name="accounts:verify"),
-    Route("/account/verify/resend", resend, methods=["POST"], name="accounts:resend"),
-    Route("/account/login", login, methods=["GET", "POST"], name="accounts:login"),
-    Route("/account/logout", logout, methods=["POST"], name="accounts:logout"),
-    Route("/account/password-reset", password_reset, methods=["GET", "POST"], name="accounts:password_reset"),
-    Route("/account/password-reset/confirm", password_reset_confirm, methods=["GET", "POST"],
-          name="accounts:password_reset_confirm"),
-    Route("/account/profile", profile, methods=["GET", "POST"], name="accounts:profile"),
-    Route("/account/email", change_email, methods=["POST"], name="accounts:change_email"),
-    Route("/account/email/confirm", confirm_email, name="accounts:confirm_email"),
-    Route("/account/addresses", addresses, methods=["GET", "POST"], name="accounts:addresses"),
-    Route("/account/addresses/{address_id:id}", address, methods=["POST"], name="accounts:address"),
-    Route("/account/password", change_password, methods=["POST"], name="accounts:change_password"),
-    Route("/account/sessions/end", end_session, methods=["POST"], name="accounts:end_session"),
+    Area("accounts", [
+        Route("/account/register", register, methods=["GET", "POST"], name="register"),
+        Route("/account/verify", verify, name="verify"),
+        Route("/account/login", login, methods=["GET", "POST"], name="login"),
+        Route("/account/logout", logout, methods=["POST"], name="logout"),
+        Route("/account/password-reset", password_reset, methods=["GET", "POST"], name="password_reset"),
+        Route("/account/password-reset/confirm", password_reset_confirm, methods=["GET", "POST"],
+              name="password_reset_confirm"),
+        Route("/account/email/confirm", confirm_email, name="confirm_email"),
+        Route("/newsletter/confirm", newsletter_confirm, name="newsletter_confirm"),
+        Route("/newsletter/unsubscribe", unsubscribe, methods=["GET", "POST"], name="unsubscribe"),
+        Area(None, [
+            Route("/account/profile", profile, methods=["GET", "POST"], name="profile"),
+            Route("/account/preferences", preferences, methods=["GET", "POST"], name="preferences"),
+            Route("/account/verify/resend", resend, methods=["POST"], name="resend"),
+            Route("/account/email", change_email, methods=["POST"], name="change_email"),
+            Route("/account/addresses", addresses, methods=["GET", "POST"], name="addresses"),
+            Route("/account/addresses/{address_id:id}", address, methods=["POST"], name="address"),
+            Route("/account/password", change_password, methods=["POST"], name="change_password"),
+            Route("/account/sessions/end", end_session, methods=["POST"], name="end_session"),
+        ], middleware=[Middleware(SignInRequired)]),
+    ], middleware=[Middleware(PrivatePages)]),
 ]

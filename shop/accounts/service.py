@@ -6,7 +6,7 @@ import datetime as dt
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from shop import mail
+from shop.mail import outbox
 from shop.db import now, write
 from shop.i18n import _, in_language
 
@@ -37,17 +37,17 @@ def register(settings, name: str, email: str, password: str) -> None:
         password_hash = passwords.hash_password(password)  # on both paths: the same time
         if existing:
             with in_language(existing.language):
-                mail.enqueue(mail.compose(settings, email, _("Someone tried to register with your address"),
-                                          "account_exists", {"user": existing, "base_url": settings.base_url}))
+                outbox.enqueue(outbox.compose(settings, email, _("Someone tried to register with your address"),
+                                          "account_exists", {"user": existing, "link": outbox.link(settings, "accounts:login")}))
             return
         user = User.create(email=email, name=name.strip(), password_hash=password_hash)
-        mail.enqueue(verification_mail(settings, user))
+        outbox.enqueue(verification_mail(settings, user))
 
 
 def verification_mail(settings, user: User):
     token = _signer(settings, "verify").dumps({"uid": user.id, "email": user.email})
-    return mail.compose(settings, user.email, _("Please confirm your email address"), "account_verify",
-                        {"user": user, "link": f"{settings.base_url}/account/verify?token={token}"})
+    return outbox.compose(settings, user.email, _("Please confirm your email address"), "account_verify",
+                        {"user": user, "link": outbox.link(settings, "accounts:verify", query={"token": token})})
 
 
 def verify_email(settings, token: str) -> User | None:
@@ -65,7 +65,7 @@ def verify_email(settings, token: str) -> User | None:
 
 def resend_verification(settings, user: User) -> None:
     with write():
-        mail.enqueue(verification_mail(settings, user))
+        outbox.enqueue(verification_mail(settings, user))
 
 
 # -- signing in -----------------------------------------------------------------
@@ -147,8 +147,8 @@ def request_reset(settings, email: str) -> None:
     # Bound to the current hash: the link dies once it is used or the password changes.
     token = _signer(settings, "reset").dumps({"uid": user.id, "h": user.password_hash[-16:]})
     with write():
-        mail.enqueue(mail.compose(settings, user.email, _("Reset your password"), "account_reset",
-                                  {"user": user, "link": f"{settings.base_url}/account/password-reset/confirm?token={token}"}))
+        outbox.enqueue(outbox.compose(settings, user.email, _("Reset your password"), "account_reset",
+                                  {"user": user, "link": outbox.link(settings, "accounts:password_reset_confirm", query={"token": token})}))
 
 
 def user_for_reset(settings, token: str) -> User | None:
@@ -185,29 +185,6 @@ def create_admin(email: str, password: str, name: str = "Admin") -> User:
 
 
 # -- addresses --------------------------------------------------------------------
-
-def checkout_prefill(user: User) -> dict:
-    """What the checkout's address step starts with for a signed-in shopper: the
-    default addresses, else those of the last order."""
-    from shop.orders.models import Order  # orders build on accounts, not the other way
-
-    billing = Address.get_or_none((Address.user == user) & Address.default_billing)
-    shipping = Address.get_or_none((Address.user == user) & Address.default_shipping)
-    prefill = {"email": user.email}
-    if billing:
-        prefill["billing"] = billing.as_dict()
-        if shipping and shipping.id != billing.id:
-            prefill["shipping"] = shipping.as_dict()
-        return prefill
-    last = Order.select().where(Order.user == user).order_by(Order.placed_at.desc()).first()
-    if last:
-        prefill["billing"] = last.billing_address
-        if last.shipping_address:
-            prefill["shipping"] = last.shipping_address
-    else:
-        prefill["billing"] = {"name": user.name}
-    return prefill
-
 
 def addresses(user: User) -> list[Address]:
     return list(Address.select().where(Address.user == user).order_by(Address.id))
@@ -255,10 +232,10 @@ def request_email_change(settings, user: User, new_email: str) -> None:
     new_email = normalize(new_email)
     token = _signer(settings, "email").dumps({"uid": user.id, "old": user.email, "new": new_email})
     with write(), in_language(user.language):
-        mail.enqueue(mail.compose(settings, new_email, _("Please confirm your new email address"),
+        outbox.enqueue(outbox.compose(settings, new_email, _("Please confirm your new email address"),
                                   "account_email_confirm",
-                                  {"user": user, "link": f"{settings.base_url}/account/email/confirm?token={token}"}))
-        mail.enqueue(mail.compose(settings, user.email, _("Your email address is about to change"),
+                                  {"user": user, "link": outbox.link(settings, "accounts:confirm_email", query={"token": token})}))
+        outbox.enqueue(outbox.compose(settings, user.email, _("Your email address is about to change"),
                                   "account_email_notice", {"user": user, "new_email": new_email}))
 
 
@@ -296,9 +273,9 @@ def request_newsletter(settings, user: User, wording: str, method: str) -> None:
             return
         consent = Consent.create(user=user, kind=NEWSLETTER, wording=wording, method=method)
         token = _signer(settings, "newsletter").dumps({"consent": consent.id})
-        mail.enqueue(mail.compose(settings, user.email, _("Please confirm your newsletter subscription"),
+        outbox.enqueue(outbox.compose(settings, user.email, _("Please confirm your newsletter subscription"),
                                   "newsletter_confirm",
-                                  {"user": user, "link": f"{settings.base_url}/newsletter/confirm?token={token}",
+                                  {"user": user, "link": outbox.link(settings, "accounts:newsletter_confirm", query={"token": token}),
                                    "unsubscribe": unsubscribe_link(settings, user)}))
 
 
@@ -317,7 +294,7 @@ def confirm_newsletter(settings, token: str) -> Consent | None:
 def unsubscribe_link(settings, user: User) -> str:
     """Works without signing in: every newsletter mail carries it."""
     token = _signer(settings, "unsubscribe").dumps({"uid": user.id})
-    return f"{settings.base_url}/newsletter/unsubscribe?token={token}"
+    return outbox.link(settings, "accounts:unsubscribe", query={"token": token})
 
 
 def user_for_unsubscribe(settings, token: str) -> User | None:
@@ -332,16 +309,3 @@ def withdraw_newsletter(user: User) -> None:
     with write():
         Consent.update(withdrawn_at=now()).where(
             (Consent.user == user) & (Consent.kind == NEWSLETTER) & Consent.withdrawn_at.is_null()).execute()
-
-
-def account_from_order(settings, order, password: str) -> User | None:
-    """An account for a guest order's address, owning that order; None if the address
-    already has an account."""
-    with write():
-        if User.select().where(User.email == order.email).exists():
-            return None
-        user = User.create(email=order.email, name=order.billing_address.get("name", ""),
-                           password_hash=passwords.hash_password(password))
-        type(order).update(user=user).where(type(order).id == order.id).execute()
-        mail.enqueue(verification_mail(settings, user))
-        return user

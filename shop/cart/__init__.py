@@ -1,4 +1,1 @@
 """The shopping cart."""
-from .routes import routes
-
-__all__ = ["routes"]

@@ -7,10 +7,10 @@ shopper's wishlist; the page's CSRF token and path are filled in per request.
 """
 from __future__ import annotations
 
+import jinja2
 from markupsafe import Markup, escape
 
 from shop import i18n
-from shop.web import env
 
 from .queries import VersionedCache
 
@@ -23,15 +23,14 @@ _NEXT = "\x00next\x00"
 _PLACEHOLDERS = {"csrf": _TOKEN, "next": _NEXT}
 
 
-def product_card(p, page: dict, wished, version: tuple[str, int]) -> Markup:
+@jinja2.pass_environment
+def product_card(env: jinja2.Environment, p, page: dict, wished, version: tuple[str, int]) -> Markup:
+    """`{{ product_card(p, cart_form, wished, version) }}` in a template."""
     on_list = p.id in wished
     key = ("card", i18n.get_locale(), p.id, on_list)
-    html = cards.get(version, key, lambda: str(_macro()(p, _PLACEHOLDERS, {p.id} if on_list else ())))
+    html = cards.get(version, key, lambda: str(_macro(env)(p, _PLACEHOLDERS, {p.id} if on_list else ())))
     return Markup(html.replace(_TOKEN, str(escape(page["csrf"]))).replace(_NEXT, str(escape(page["next"]))))
 
 
-def _macro():
-    return env.get_template("fragments/catalog/product_card.html").module.product_card
-
-
-env.globals["product_card"] = product_card
+def _macro(env: jinja2.Environment):
+    return env.get_template("fragments/catalog/product_card.html").module.product_card  # type: ignore[attr-defined]

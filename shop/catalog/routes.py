@@ -6,10 +6,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
-from shop.accounts.auth import current_user
 from shop.db import run_db
-from shop.wishlist import service as wishlist
-from shop.web import is_htmx, render, url_path
+from shop.web import Area, is_htmx, render, url_path
 
 from . import queries
 from .forms import FilterForm
@@ -17,11 +15,9 @@ from .models import SLUG
 
 
 async def _wished(request: Request, products) -> set[int]:
-    """Which of these products the signed-in shopper keeps on the wishlist."""
-    user = await current_user(request)
-    if user is None:
-        return set()
-    return await run_db(wishlist.wished_ids, user.id, [p.id for p in products])
+    """Which of these products the signed-in shopper keeps on the wishlist (the hearts on
+    the cards); the wishlist area answers, through the hook `create_app` installs."""
+    return await request.app.state.wished_ids(request, products)
 
 
 async def home(request: Request):
@@ -41,7 +37,7 @@ async def product_list(request: Request):
         raise HTTPException(404, "No such category.")
     except queries.PageNotFound as gone:
         # An old link past the end, after products went: show the last page there is.
-        last = url_path("catalog:product_list", query=queries.query_params(filters, page=gone.last_page))
+        last = url_path(request, "catalog:product_list", query=queries.query_params(filters, page=gone.last_page))
         return RedirectResponse(last, status_code=302)
     return render(
         request,
@@ -52,7 +48,7 @@ async def product_list(request: Request):
         fragment="fragments/catalog/results.html",
         status_code=400 if form.errors else 200,
         # The address bar shows the filters in use, not every empty form field.
-        headers={"HX-Push-Url": url_path("catalog:product_list", query=listing.query())}
+        headers={"HX-Push-Url": url_path(request, "catalog:product_list", query=listing.query())}
         if is_htmx(request) else None,
     )
 
@@ -67,7 +63,9 @@ async def product_detail(request: Request):
 
 
 routes = [
-    Route("/", home, name="catalog:home"),
-    Route("/products", product_list, name="catalog:product_list"),
-    Route("/products/{slug}", product_detail, name="catalog:product_detail"),
+    Area("catalog", [
+        Route("/", home, name="home"),
+        Route("/products", product_list, name="product_list"),
+        Route("/products/{slug}", product_detail, name="product_detail"),
+    ]),
 ]

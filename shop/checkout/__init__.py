@@ -1,4 +1,1 @@
 """The three-step checkout."""
-from .routes import routes
-
-__all__ = ["routes"]

@@ -6,17 +6,18 @@ place; without JavaScript each step is its own page (POST, then redirect).
 """
 from __future__ import annotations
 
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shop.accounts import service as account_service
-from shop.accounts.auth import current_user
-from shop.cart.routes import cart_token
+from shop.auth import current_user
+from shop.cart import session as cart_session
+from shop.cart.session import cart_token
 from shop.db import run_db
 from shop.i18n import _
 from shop.orders import service as orders
-from shop.web import PRIVATE, flash, form_data, is_htmx, render, see_other, url_path
+from shop.web import Area, PrivatePages, flash, form_data, is_htmx, render, see_other, url_path
 
 from . import service
 from .forms import AddressForm, DeliveryForm, PlaceOrderForm
@@ -30,9 +31,9 @@ async def _state(request: Request):
 
 
 def _step(request: Request, step: str, context: dict, status_code: int = 200, push: bool = False):
-    headers = dict(PRIVATE)
+    headers = {}
     if push and is_htmx(request):
-        headers["HX-Push-Url"] = url_path(STEP_URLS[step])
+        headers["HX-Push-Url"] = url_path(request, STEP_URLS[step])
     return render(request, "checkout/step.html", {"step": step, **context},
                   fragment=f"fragments/checkout/{step}.html", status_code=status_code, headers=headers)
 
@@ -40,7 +41,7 @@ def _step(request: Request, step: str, context: dict, status_code: int = 200, pu
 def _redirect(request: Request, step: str, empty: bool = True) -> Response:
     if step == "cart" and empty:
         flash(request, _("Your cart is empty."), "info")
-    target = url_path(STEP_URLS[step])
+    target = url_path(request, STEP_URLS[step])
     if is_htmx(request):
         return Response(headers={"HX-Location": target})
     return see_other(target)
@@ -68,7 +69,7 @@ async def address(request: Request):
         return redirect
     if request.method == "GET":
         if not checkout.get("billing") and (user := await current_user(request)):
-            checkout = {**await run_db(account_service.checkout_prefill, user), **checkout}
+            checkout = {**await run_db(service.checkout_prefill, user), **checkout}
         form = AddressForm(data={
             "email": checkout.get("email"), "billing": checkout.get("billing") or {},
             "separate_delivery": bool(checkout.get("shipping")),
@@ -145,14 +146,14 @@ async def place_order(request: Request):
     except orders.OrderProblem as problem:
         view, checkout = await _state(request)
         return await _review(request, view, checkout, error=str(problem), status_code=409)
-    request.session["cart_count"] = 0
+    cart_session.emptied(request)
     flash(request, _("Thank you for your order!"), "success")
     return _to_order(request, order)
 
 
 def _to_order(request: Request, order) -> Response:
     settings = request.app.state.settings
-    target = url_path("orders:show", number=order.number,
+    target = url_path(request, "orders:show", number=order.number,
                       query={"token": orders.order_token(settings, order.number)})
     if is_htmx(request):
         return Response(headers={"HX-Redirect": target})
@@ -161,7 +162,7 @@ def _to_order(request: Request, order) -> Response:
 
 async def _next(request: Request, step: str) -> Response:
     if not is_htmx(request):
-        return see_other(url_path(STEP_URLS[step]))
+        return see_other(url_path(request, STEP_URLS[step]))
     view, checkout = await _state(request)
     if step == "delivery":
         form = DeliveryForm(data={"delivery": checkout.get("delivery", "standard"),
@@ -175,8 +176,10 @@ def _address(data: dict) -> dict:
 
 
 routes = [
-    Route("/checkout/address", address, methods=["GET", "POST"], name="checkout:address"),
-    Route("/checkout/delivery", delivery, methods=["GET", "POST"], name="checkout:delivery"),
-    Route("/checkout/review", review, name="checkout:review"),
-    Route("/checkout/place-order", place_order, methods=["POST"], name="checkout:place_order"),
+    Area("checkout", [
+        Route("/checkout/address", address, methods=["GET", "POST"], name="address"),
+        Route("/checkout/delivery", delivery, methods=["GET", "POST"], name="delivery"),
+        Route("/checkout/review", review, name="review"),
+        Route("/checkout/place-order", place_order, methods=["POST"], name="place_order"),
+    ], middleware=[Middleware(PrivatePages)]),
 ]

@@ -4,10 +4,12 @@ from __future__ import annotations
 import secrets
 
 from shop import pricing
+from shop.accounts.models import Address, User
 from shop.cart import service as cart_service
 from shop.cart.models import Cart
 from shop.config import Shipping
 from shop.db import write
+from shop.orders.models import Order
 
 STEPS = ("address", "delivery", "review")
 
@@ -57,3 +59,24 @@ def order_token(token: str) -> str:
         save(token, order_token=secrets.token_urlsafe(24))
         cart = Cart.get(Cart.token == token)
     return cart.checkout["order_token"]
+
+
+def checkout_prefill(user: User) -> dict:
+    """What the checkout's address step starts with for a signed-in shopper: the
+    default addresses, else those of the last order."""
+    billing = Address.get_or_none((Address.user == user) & Address.default_billing)
+    shipping = Address.get_or_none((Address.user == user) & Address.default_shipping)
+    prefill = {"email": user.email}
+    if billing:
+        prefill["billing"] = billing.as_dict()
+        if shipping and shipping.id != billing.id:
+            prefill["shipping"] = shipping.as_dict()
+        return prefill
+    last = Order.select().where(Order.user == user).order_by(Order.placed_at.desc()).first()
+    if last:
+        prefill["billing"] = last.billing_address
+        if last.shipping_address:
+            prefill["shipping"] = last.shipping_address
+    else:
+        prefill["billing"] = {"name": user.name}
+    return prefill

@@ -13,17 +13,18 @@ from dataclasses import dataclass
 from itsdangerous import BadSignature, URLSafeSerializer
 from peewee import IntegrityError
 
-from shop import mail
+from shop.mail import outbox
+from shop.accounts import passwords
+from shop.accounts.models import User
+from shop.accounts.service import verification_mail
 from shop.cart.models import Cart, CartLine
 from shop.cart.service import CartView, view_of
 from shop.catalog.models import Product
 from shop.db import db, locked, now, write
 from shop.i18n import _, ngettext
 from shop.i18n import SHOP_TIMEZONE
-from shop.legal import attachments as legal_attachments
-from shop.legal import versions as legal_versions
-
-from shop.web import env
+from shop.legal.texts import attachments as legal_attachments
+from shop.legal.texts import versions as legal_versions
 
 from .models import (
     AWAITING_PAYMENT,
@@ -34,10 +35,7 @@ from .models import (
     Order,
     OrderEvent,
     OrderLine,
-    status_label,
 )
-
-env.globals["status_label"] = status_label
 
 # Stock goes back when an order ends before its goods left the warehouse.
 RESTOCKING = {(AWAITING_PAYMENT, CANCELLED), (PAID, CANCELLED), (PAID, REFUNDED)}
@@ -79,7 +77,7 @@ def place_order(settings, cart_token: str, token: str, fingerprint: str) -> Orde
             order = _create(view, token, cart.user_id)
             CartLine.delete().where(CartLine.cart == cart).execute()
             Cart.update(checkout={}, updated_at=now()).where(Cart.id == cart.id).execute()
-            mail.enqueue(confirmation_mail(settings, order))
+            outbox.enqueue(confirmation_mail(settings, order))
             return order
     except IntegrityError:
         # The same order button, pressed twice at once: the other request made it.
@@ -173,7 +171,7 @@ def transition(settings, order: Order, status: str, actor: str, note: str = "",
         OrderEvent.create(order=order, status=status, actor=actor, note=note)
         order = Order.get_by_id(order.id)
         if status in MAILED:
-            mail.enqueue(status_mail(settings, order, MAILED[status]))
+            outbox.enqueue(status_mail(settings, order, MAILED[status]))
         return order
 
 
@@ -192,11 +190,12 @@ def order_for_token(settings, number: str, token: str | None) -> Order | None:
 
 
 def order_url(settings, order: Order) -> str:
-    return f"{settings.base_url}/orders/{order.number}?token={order_token(settings, order.number)}"
+    return outbox.link(settings, "orders:show", number=order.number,
+                     query={"token": order_token(settings, order.number)})
 
 
 def confirmation_mail(settings, order: Order):
-    return mail.compose(
+    return outbox.compose(
         settings, order.email, _("Your order %(number)s", number=order.number),
         "order_confirmation", _mail_context(settings, order),
         attachments=legal_attachments(settings),
@@ -210,7 +209,7 @@ def status_mail(settings, order: Order, template: str):
         "order_cancelled": _("Order %(number)s has been cancelled", number=order.number),
         "order_refunded": _("Order %(number)s has been refunded", number=order.number),
     }
-    return mail.compose(settings, order.email, subjects[template], template, _mail_context(settings, order))
+    return outbox.compose(settings, order.email, subjects[template], template, _mail_context(settings, order))
 
 
 def _mail_context(settings, order: Order) -> dict:
@@ -251,3 +250,16 @@ def lines_to_reorder(number: str, user_id: int) -> list[tuple[int, int]] | None:
         return None
     return [(line.product_id, line.quantity)
             for line in order.lines.where(OrderLine.product.is_null(False)).order_by(OrderLine.id)]
+
+
+def account_from_order(settings, order, password: str) -> User | None:
+    """An account for a guest order's address, owning that order; None if the address
+    already has an account."""
+    with write():
+        if User.select().where(User.email == order.email).exists():
+            return None
+        user = User.create(email=order.email, name=order.billing_address.get("name", ""),
+                           password_hash=passwords.hash_password(password))
+        Order.update(user=user).where(Order.id == order.id).execute()
+        outbox.enqueue(verification_mail(settings, user))
+        return user

@@ -1,4 +1,1 @@
 """The wishlist."""
-from .routes import routes
-
-__all__ = ["routes"]

@@ -1,7 +1,7 @@
 """Wishlists: keep products, move them to the cart, hear when a sold-out one is back."""
 from __future__ import annotations
 
-from shop import mail
+from shop.mail import outbox
 from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.db import write
@@ -51,10 +51,10 @@ def notify_back_in_stock(settings) -> int:
         )
         for item in back:
             with in_language(item.user.language):
-                mail.enqueue(mail.compose(
+                outbox.enqueue(outbox.compose(
                     settings, item.user.email, _("%(name)s is available again", name=item.product.name),
                     "wishlist_back_in_stock",
                     {"user": item.user, "product": item.product,
-                     "link": f"{settings.base_url}/products/{item.product.slug}"}))
+                     "link": outbox.link(settings, "catalog:product_detail", slug=item.product.slug)}))
             WishlistItem.update(waiting_for_stock=False).where(WishlistItem.id == item.id).execute()
         return len(back)
