@@ -13,7 +13,6 @@ from shop.config import EU_COUNTRIES, Shipping
 from shop.i18n import lazy_gettext as _l
 
 DELIVERY_NAMES = {"standard": _l("Standard shipping"), "express": _l("Express shipping")}
-DELIVERY_OPTIONS = tuple(DELIVERY_NAMES)
 PAYMENT_NAMES = {"prepayment": _l("Prepayment by bank transfer")}
 
 
@@ -26,6 +25,7 @@ def payment_name(method: str) -> str:
 
 
 def round_cents(value: Decimal) -> int:
+    """Whole cents, half up (2.5 ct -> 3 ct): the one rounding of every amount."""
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -77,20 +77,31 @@ class NoDelivery(ValueError):
     """The shop does not deliver to that country."""
 
 
-def shipping_cost(
-    rules: Shipping, country: str, subtotal_cents: int, option: str = "standard"
-) -> int:
+def destination(checkout: dict) -> str:
+    """Where the goods go: the delivery address's country, else the billing address's;
+    Germany until an address is given."""
+    address = checkout.get("shipping") or checkout.get("billing") or {}
+    return address.get("country") or "DE"
+
+
+def delivery_options(rules: Shipping, country: str, subtotal_cents: int) -> dict[str, int]:
+    """The delivery options for this destination, each with its cost for this cart.
+    An option that does not apply (express abroad) is not offered; a country the shop
+    does not deliver to has none."""
     if country == "DE":
-        base = 0 if subtotal_cents >= rules.free_from_cents else rules.germany_cents
-    elif country in EU_COUNTRIES:
-        base = rules.eu_cents
-    else:
+        standard = 0 if subtotal_cents >= rules.free_from_cents else rules.germany_cents
+        return {"standard": standard, "express": standard + rules.express_cents}
+    if country in EU_COUNTRIES:
+        return {"standard": rules.eu_cents}
+    return {}
+
+
+def shipping_cost(rules: Shipping, country: str, subtotal_cents: int, option: str = "standard") -> int:
+    """What `option` costs for this cart and country; NoDelivery if it is not offered there."""
+    options = delivery_options(rules, country, subtotal_cents)
+    if option not in options:
         raise NoDelivery(country)
-    if option == "express":
-        if country != "DE":
-            raise NoDelivery(country)
-        base += rules.express_cents
-    return base
+    return options[option]
 
 
 def totals(lines: list[Line], shipping_cents: int = 0) -> Totals:

@@ -3,6 +3,7 @@ page or fragment, and `Area`, the mount that holds one business area's routes.""
 from __future__ import annotations
 
 import hashlib
+import secrets
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Sequence
@@ -179,9 +180,15 @@ def base_context(request: Request) -> dict[str, Any]:
         "theme": theme_of(request),
         "lang": i18n.get_locale(),
         "account": auth.account_summary(request),
-        # What every add-to-cart form on the page needs; computed once per page.
-        "cart_form": {"csrf": csrf_token(request), "next": here(request)},
+        # What every add-to-cart form on the page needs; computed once per page. The key
+        # makes each form on this page one of a kind (a resent form adds once).
+        "cart_form": {"csrf": csrf_token(request), "next": here(request), "key": form_key()},
     }
+
+
+def form_key() -> str:
+    """A fresh one-time key for a rendered form."""
+    return secrets.token_urlsafe(16)
 
 
 def here(request: Request) -> str:

@@ -255,3 +255,31 @@ def test_wishing_is_idempotent_and_moving_to_the_cart_does_not_wish(customer, ma
 def test_admin_without_the_slash_redirects_within_the_shop(client):
     response = client.get("/admin", headers={"Host": "evil.example"})
     assert response.status_code == 303 and response.headers["location"] == "/admin/"
+
+
+def test_a_signed_in_buyer_can_save_the_checkout_addresses(customer, make_product, database):
+    customer.add(make_product("Tee"))
+    assert "Adressen in meinem Konto speichern" in customer.client.get("/checkout/address").text
+    delivery = {"separate_delivery": "y", "delivery-name": "Ben Beispiel", "delivery-street": "Hof 2",
+                "delivery-postcode": "1010", "delivery-city": "Wien", "delivery-country": "AT"}
+    customer.address(save_addresses="y", **delivery)
+    assert "Die Adressen sind in Ihrem Konto gespeichert." in customer.client.get("/checkout/delivery").text
+    saved = [(a.street, a.default_billing, a.default_shipping) for a in Address.select().order_by(Address.id)]
+    assert saved == [("Lindenweg 4", True, True), ("Hof 2", False, False)]
+    customer.address(save_addresses="y", **delivery)  # the same again: nothing twice
+    assert Address.select().count() == 2
+
+
+def test_guests_are_not_offered_to_save_addresses(shopper, make_product, database):
+    shopper.add(make_product("Tee"))
+    assert "Adressen in meinem Konto speichern" not in shopper.client.get("/checkout/address").text
+    shopper.address(save_addresses="y")
+    assert not Address.select().exists()
+
+
+def test_the_wishlist_shows_prices_as_the_law_asks(customer, make_product, database):
+    honey = make_product("Honig", price_cents=899, content_quantity=500, content_unit="g")
+    customer.post(f"/account/wishlist/{honey.id}", {"next": "/"})
+    page = customer.client.get("/account/wishlist").text
+    assert "8,99\xa0€" in page and "(17,98\xa0€ / 1&nbsp;kg)" in page
+    assert re.search(r'inkl\. MwSt\.,\s*<a href="/shipping">zzgl\. Versand</a>', page)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -146,3 +147,51 @@ def test_product_pages_and_cards_offer_add_to_cart(client, make_product):
     listing = client.get("/products").text
     assert listing.count('action="/cart/items"') == 1  # not for the sold-out one
     assert f'value="{cup.id}"' in listing
+
+
+def form_key(html: str, product) -> str:
+    return re.search(rf'name="form_key" value="([^"]+)" id="form-key-{product.id}"', html).group(1)
+
+
+def test_the_same_add_to_cart_form_sent_again_adds_once(shopper, make_product, client):
+    tea = make_product("Tee", slug="tee")
+    key = form_key(client.get("/products/tee").text, tea)
+    for _ in range(3):  # a double click, a resent form
+        response = shopper.post("/cart/items", {"product_id": tea.id, "quantity": 1, "form_key": key})
+        assert response.status_code == 303
+    assert CartLine.get().quantity == 1
+    # The page shown next has a new key: adding again on purpose adds one more.
+    key = form_key(client.get("/products/tee").text, tea)
+    shopper.post("/cart/items", {"product_id": tea.id, "quantity": 1, "form_key": key})
+    assert CartLine.get().quantity == 2
+
+
+def test_after_adding_with_htmx_the_form_gets_a_fresh_key(shopper, make_product, client):
+    tea = make_product("Tee", slug="tee")
+    key = form_key(client.get("/products/tee").text, tea)
+    data = {"product_id": tea.id, "quantity": 1, "form_key": key}
+    answer = shopper.post("/cart/items", data, headers={"HX-Request": "true"})
+    fresh = re.search(rf'name="form_key" value="([^"]+)" id="form-key-{tea.id}" hx-swap-oob="true"', answer.text)
+    assert fresh and fresh.group(1) != key
+    shopper.post("/cart/items", data, headers={"HX-Request": "true"})  # the old key once more: nothing
+    assert CartLine.get().quantity == 1
+    shopper.post("/cart/items", {**data, "form_key": fresh.group(1)}, headers={"HX-Request": "true"})
+    assert CartLine.get().quantity == 2
+
+
+def test_the_same_form_racing_on_a_slow_network_adds_once(app, shopper, make_product, client):
+    tea = make_product("Tee", slug="tee", stock=50)
+    page = client.get("/products/tee").text
+    key, token = form_key(page, tea), re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    data = {"csrf_token": token, "product_id": tea.id, "quantity": 1, "form_key": key}
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(lambda _: client.post("/cart/items", data=data), range(5)))
+    assert {a.status_code for a in answers} == {303}
+    assert [line.quantity for line in CartLine.select()] == [1]
+
+
+@pytest.mark.parametrize("key", ["kurz", "x" * 65, "schl&ssel-mit-zeichen!!", "a b c d e f g h i j"])
+def test_a_tampered_form_key_adds_nothing(shopper, make_product, database, key):
+    tea = make_product("Tee")
+    response = shopper.post("/cart/items", {"product_id": tea.id, "quantity": 1, "form_key": key})
+    assert response.status_code == 303 and not CartLine.select().exists()

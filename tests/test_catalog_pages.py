@@ -89,7 +89,8 @@ def test_listing_fragment_for_htmx_and_full_page_otherwise(client, make_product)
     assert page.text.lstrip().startswith("<!doctype html>")
     assert 'id="catalog-results"' in page.text
     assert not fragment.text.lstrip().startswith("<!doctype")
-    assert fragment.text.lstrip().startswith('<section id="catalog-results"')
+    # The tab title first (htmx takes it from the top level), then the results.
+    assert re.match(r'\s*<title>Alle Produkte · [^<]+</title>\s*<section id="catalog-results"', fragment.text)
     assert 'id="catalog-facets" class="facets"' in fragment.text and 'hx-swap-oob="true"' in fragment.text
     assert "Notizbuch A5" in fragment.text
     assert page.headers["vary"].lower().count("hx-request") == 1

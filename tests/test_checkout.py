@@ -128,13 +128,39 @@ def test_a_separate_delivery_address_is_checked_only_when_chosen(shopper, tea, d
     assert order.shipping_address["city"] == "Wien" and order.shipping_cents == 1290
 
 
-def test_express_is_for_germany_only(shopper, tea):
+def delivery_options(html: str) -> dict[str, str]:
+    """The delivery options a page offers, with the cost shown beside each."""
+    return dict(re.findall(r'name="delivery" value="(\w+)".*?<span class="option-cost">([^<]+)</span>', html, re.S))
+
+
+def test_the_delivery_step_shows_what_each_option_costs(shopper, tea, make_product):
+    shopper.add(tea)
+    shopper.address()
+    assert delivery_options(shopper.client.get("/checkout/delivery").text) == {
+        "standard": "4,90\xa0€", "express": "14,80\xa0€"}
+    shopper.add(make_product("Teekanne", price_cents=6000))
+    assert delivery_options(shopper.client.get("/checkout/delivery").text) == {
+        "standard": "kostenlos", "express": "9,90\xa0€"}
+
+
+def test_express_is_not_offered_abroad(shopper, tea):
     shopper.add(tea)
     shopper.address(**{"billing-country": "AT", "billing-postcode": "1010", "billing-city": "Wien"})
-    response = shopper.delivery("express")
-    assert response.status_code == 422 and "nur innerhalb Deutschlands" in response.text
+    page = shopper.client.get("/checkout/delivery").text
+    assert delivery_options(page) == {"standard": "12,90\xa0€"} and "Versand nach Österreich" in page
+    response = shopper.delivery("express")  # sent by hand all the same
+    assert response.status_code == 422 and 'value="express"' not in response.text
     assert shopper.delivery("overnight-drone").status_code == 422
     assert shopper.delivery("standard", "bitcoin").status_code == 422
+    assert shopper.client.get("/checkout/review").headers["location"] == "/checkout/delivery"
+
+
+def test_an_address_abroad_after_choosing_express_asks_for_delivery_again(shopper, tea):
+    shopper.add(tea)
+    shopper.address()
+    shopper.delivery("express")
+    shopper.address(**{"billing-country": "AT", "billing-postcode": "1010", "billing-city": "Wien"})
+    assert shopper.client.get("/checkout/review").headers["location"] == "/checkout/delivery"
 
 
 def test_express_costs_more(shopper, tea, database):

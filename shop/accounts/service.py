@@ -203,6 +203,21 @@ def save_address(user: User, values: dict, default_billing: bool, default_shippi
                               **{field: (values.get(field) or "").strip() for field in Address.FIELDS})
 
 
+def keep_addresses(user: User, new: list[dict]) -> int:
+    """Save the addresses the account does not hold yet (from the checkout); returns how many."""
+    with write():
+        held = {tuple(a.as_dict().values()) for a in Address.select().where(Address.user == user)}
+        added = 0
+        for values in new:
+            address = {field: (values.get(field) or "").strip() for field in Address.FIELDS}
+            if tuple(address.values()) not in held:
+                first = not held and not added
+                Address.create(user=user, default_billing=first, default_shipping=first, **address)
+                held.add(tuple(address.values()))
+                added += 1
+        return added
+
+
 def make_default(user: User, address_id: int, kind: str | None) -> bool:
     """Make an own address the default for billing or delivery; False if it is not theirs."""
     field = {"default-billing": Address.default_billing, "default-shipping": Address.default_shipping}.get(kind)

@@ -1,16 +1,16 @@
 """What the cart accepts: a product id and a quantity, nothing else from the client."""
 from __future__ import annotations
 
-from wtforms import Form, IntegerField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms import Form, IntegerField, StringField
+from wtforms.validators import InputRequired, NumberRange, Optional, Regexp
 
+from shop.catalog.availability import MAX_QUANTITY
 from shop.i18n import FormMeta
 from shop.i18n import lazy_gettext as _l
 
-from .models import MAX_QUANTITY
-
 QUANTITY_MESSAGE = _l("Please choose a quantity from 1 to %(max)d.", max=MAX_QUANTITY)
 NOT_AVAILABLE = _l("This product is not available.")
+FORM_KEY = r"^[A-Za-z0-9_-]{16,64}$"
 
 
 class AddToCartForm(Form):
@@ -25,6 +25,8 @@ class AddToCartForm(Form):
         _l("Quantity"), default=1,
         validators=[NumberRange(min=1, max=MAX_QUANTITY, message=QUANTITY_MESSAGE)],
     )
+    # The rendered form's one-time key: the same form sent twice adds once.
+    form_key = StringField(validators=[Optional(), Regexp(FORM_KEY, message=NOT_AVAILABLE)])
 
 
 class QuantityForm(Form):

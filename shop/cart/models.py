@@ -9,8 +9,6 @@ from shop.accounts.models import User
 from shop.catalog.models import Product
 from shop.db import BaseModel, JSONField, now
 
-MAX_QUANTITY = 99
-
 
 class Cart(BaseModel):
     token = CharField(unique=True, default=lambda: secrets.token_urlsafe(24))
@@ -28,3 +26,12 @@ class CartLine(BaseModel):
 
     class Meta:
         indexes = ((("cart", "product"), True),)
+
+
+class CartAdd(BaseModel):
+    """An add-to-cart form already counted: `key` is the form's one-time key and the
+    product, so a double click or a resent form adds once."""
+
+    key = CharField(unique=True)
+    cart = ForeignKeyField(Cart, on_delete="CASCADE")
+    created_at = DateTimeField(default=now, index=True)

@@ -31,14 +31,14 @@ async def add_item(request: Request):
         user = await current_user(request)
         try:
             cart = await run_db(service.add, await session.cart_token(request), form.product_id.data,
-                                form.quantity.data, user and user.id)
+                                form.quantity.data, user and user.id, form.form_key.data or None)
             session.keep(request, cart.token)
         except service.CartError as problem:
             error = str(problem)
     await session.refresh_count(request)
     if is_htmx(request):
-        return render(request, "cart/cart.html", {"error": error}, fragment="fragments/cart/added.html",
-                      status_code=422 if error else 200)
+        return render(request, "cart/cart.html", {"error": error, "product_id": form.product_id.data},
+                      fragment="fragments/cart/added.html", status_code=422 if error else 200)
     if error:
         flash(request, error, "error")
         return see_other(safe_next(data.get("next"), url_path(request, "cart:show")))

@@ -1,17 +1,22 @@
 """Filling and reading carts. Prices and stock always come from the database."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
 
+from peewee import IntegrityError
+
 from shop import pricing
+from shop.catalog import availability
+from shop.catalog.availability import MAX_QUANTITY
 from shop.catalog.models import Product
 from shop.config import Shipping
 from shop.db import now, write
-from shop.i18n import _, ngettext
+from shop.i18n import _
 
-from .models import MAX_QUANTITY, Cart, CartLine
+from .models import Cart, CartAdd, CartLine
 
 
 class CartError(ValueError):
@@ -19,11 +24,26 @@ class CartError(ValueError):
 
 
 @dataclass
+class CartItem:
+    """A line of the cart with its product, its price (None once the product is off
+    sale) and why it cannot be ordered as it stands, if it cannot."""
+
+    line: CartLine
+    product: Product
+    priced: pricing.Line | None
+    shortfall: str | None
+
+    @property
+    def quantity(self) -> int:
+        return self.line.quantity
+
+
+@dataclass
 class CartView:
     """A cart as the shopper sees it: every line, and totals of what can be bought."""
 
     cart: Cart | None
-    items: list[tuple[CartLine, Product]]
+    items: list[CartItem]
     totals: pricing.Totals
     country: str
     checkout: dict = field(default_factory=dict)
@@ -33,16 +53,16 @@ class CartView:
         return not self.items
 
     @property
-    def unavailable(self) -> list[tuple[CartLine, Product]]:
+    def unavailable(self) -> list[CartItem]:
         """Lines that cannot be ordered as they stand: gone, sold out, or too many."""
-        return [(line, p) for line, p in self.items if not p.active or p.stock < line.quantity]
+        return [item for item in self.items if item.shortfall]
 
     @property
     def fingerprint(self) -> str:
         """Changes when anything the review page shows changes (lines, prices, addresses,
         delivery, totals): detects a cart or checkout edited in another tab."""
         shown = {
-            "lines": [(p.id, line.quantity, p.price_cents, p.vat_rate) for line, p in self.items],
+            "lines": [(i.product.id, i.quantity, i.product.price_cents, i.product.vat_rate) for i in self.items],
             "checkout": {key: self.checkout.get(key) for key in CHECKOUT_KEYS},
             "totals": (self.totals.shipping_cents, self.totals.total_cents),
         }
@@ -69,15 +89,16 @@ def view_of(cart: Cart | None, rules: Shipping) -> CartView:
     items = []
     if cart:
         query = CartLine.select(CartLine, Product).join(Product).where(CartLine.cart == cart)
-        items = [(line, line.product) for line in query.order_by(CartLine.id)]
+        for line in query.order_by(CartLine.id):
+            product = line.product
+            priced = line_of(product, line.quantity) if product.active else None
+            items.append(CartItem(line, product, priced, availability.shortfall(product, line.quantity)))
     checkout = dict(cart.checkout) if cart else {}
-    country = (checkout.get("shipping") or checkout.get("billing") or {}).get("country", "DE")
-    lines = [line_of(p, line.quantity) for line, p in items if p.active]
+    country = pricing.destination(checkout)
+    lines = [item.priced for item in items if item.priced]
     subtotal = sum(line.total_cents for line in lines)
-    try:
-        shipping = pricing.shipping_cost(rules, country, subtotal, checkout.get("delivery", "standard"))
-    except pricing.NoDelivery:
-        shipping = pricing.shipping_cost(rules, "DE", subtotal)
+    options = pricing.delivery_options(rules, country, subtotal) or pricing.delivery_options(rules, "DE", subtotal)
+    shipping = options.get(checkout.get("delivery", "standard"), options["standard"])
     return CartView(cart, items, pricing.totals(lines, shipping if lines else 0), country, checkout)
 
 
@@ -86,21 +107,38 @@ def line_of(product: Product, quantity: int) -> pricing.Line:
                         product.vat_rate, quantity)
 
 
-def add(token: str | None, product_id: int, quantity: int, user_id: int | None = None) -> Cart:
-    """Put `quantity` more of a product into the cart (made if needed); returns the cart."""
-    with write():
-        product = _sellable(product_id)
-        cart = find_cart(token) or Cart.create(user=user_id)
-        line = CartLine.get_or_none((CartLine.cart == cart) & (CartLine.product == product))
-        wanted = quantity + (line.quantity if line else 0)
-        _check_quantity(product, wanted, in_cart=line.quantity if line else 0)
-        if line:
-            line.quantity = wanted
-            line.save()
-        else:
-            CartLine.create(cart=cart, product=product, quantity=wanted)
-        _touch(cart)
-    return cart
+def add(token: str | None, product_id: int, quantity: int, user_id: int | None = None,
+        form_key: str | None = None) -> Cart:
+    """Put `quantity` more of a product into the cart (made if needed); returns the cart.
+    A form sent again with the same `form_key` (a double click, a resent form, requests
+    racing on a slow network) adds nothing more."""
+    key = f"{form_key}:{product_id}" if form_key else None
+    try:
+        with write():
+            if key and (done := CartAdd.get_or_none(CartAdd.key == key)):
+                return done.cart
+            product = _product(product_id)
+            cart = find_cart(token) or Cart.create(user=user_id)
+            line = CartLine.get_or_none((CartLine.cart == cart) & (CartLine.product == product))
+            in_cart = line.quantity if line else 0
+            wanted = quantity + in_cart
+            if problem := availability.problem(product, wanted, in_cart):
+                raise CartError(problem)
+            if line:
+                line.quantity = wanted
+                line.save()
+            else:
+                CartLine.create(cart=cart, product=product, quantity=wanted)
+            if key:
+                CartAdd.create(key=key, cart=cart)
+            _touch(cart)
+        return cart
+    except IntegrityError:
+        # The same form, sent twice at once: the other request has added it.
+        done = CartAdd.get_or_none(CartAdd.key == key) if key else None
+        if done is None:
+            raise
+        return done.cart
 
 
 def set_quantity(token: str | None, product_id: int, quantity: int) -> None:
@@ -115,7 +153,8 @@ def set_quantity(token: str | None, product_id: int, quantity: int) -> None:
         if quantity == 0:
             line.delete_instance()
         else:
-            _check_quantity(_sellable(product_id), quantity)
+            if problem := availability.problem(_product(product_id), quantity):
+                raise CartError(problem)
             line.quantity = quantity
             line.save()
         _touch(cart)
@@ -130,25 +169,17 @@ def item_count(token: str | None) -> int:
     return sum(line.quantity for line in lines)
 
 
-def _sellable(product_id: int) -> Product:
-    product = Product.get_or_none((Product.id == product_id) & (Product.active == True))  # noqa: E712
+def _product(product_id: int) -> Product:
+    product = Product.get_or_none(Product.id == product_id)
     if product is None:
         raise CartError(_("This product is not available."))
-    if product.stock <= 0:
-        raise CartError(_("%(name)s is sold out.", name=product.name))
     return product
 
 
-def _check_quantity(product: Product, quantity: int, in_cart: int = 0) -> None:
-    if quantity > product.stock:
-        message = ngettext(
-            "Only %(num)d of %(name)s is in stock.", "Only %(num)d of %(name)s are in stock.",
-            product.stock, name=product.name)
-        if in_cart:
-            message += " " + _("You already have %(count)d in your cart.", count=in_cart)
-        raise CartError(message)
-    if quantity > MAX_QUANTITY:
-        raise CartError(_("At most %(max)d of one product per order.", max=MAX_QUANTITY))
+def forget_old_form_keys(older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
+    """Run by the worker: form keys only need to outlive a page's visit."""
+    with write():
+        return CartAdd.delete().where(CartAdd.created_at < now() - older_than).execute()
 
 
 def _touch(cart: Cart) -> None:

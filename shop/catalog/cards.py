@@ -20,7 +20,8 @@ cards = VersionedCache(size=4096)
 
 _TOKEN = "\x00token\x00"
 _NEXT = "\x00next\x00"
-_PLACEHOLDERS = {"csrf": _TOKEN, "next": _NEXT}
+_KEY = "\x00key\x00"
+_PLACEHOLDERS = {"csrf": _TOKEN, "next": _NEXT, "key": _KEY}
 
 
 @jinja2.pass_environment
@@ -29,7 +30,9 @@ def product_card(env: jinja2.Environment, p, page: dict, wished, version: tuple[
     on_list = p.id in wished
     key = ("card", i18n.get_locale(), p.id, on_list)
     html = cards.get(version, key, lambda: str(_macro(env)(p, _PLACEHOLDERS, {p.id} if on_list else ())))
-    return Markup(html.replace(_TOKEN, str(escape(page["csrf"]))).replace(_NEXT, str(escape(page["next"]))))
+    for placeholder, name in ((_TOKEN, "csrf"), (_NEXT, "next"), (_KEY, "key")):
+        html = html.replace(placeholder, str(escape(page[name])))
+    return Markup(html)
 
 
 def _macro(env: jinja2.Environment):

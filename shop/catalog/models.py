@@ -19,6 +19,7 @@ from peewee import (
 )
 
 from shop.db import BaseModel, now
+from shop.pricing import round_cents
 
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*", re.ASCII)
 VAT_RATES = (19, 7)
@@ -97,7 +98,7 @@ class Product(BaseModel):
             return None
         base_unit, per_base = BASE_UNITS[self.content_unit]
         cents = Decimal(self.price_cents) * per_base / Decimal(self.content_quantity)
-        return int(cents.quantize(Decimal(1))), base_unit
+        return round_cents(cents), base_unit
 
     def save(self, *args, **kwargs):
         """Saving a new price also records it in the price history (PAngV §11)."""

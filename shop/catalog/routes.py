@@ -1,6 +1,8 @@
 """Catalogue pages: home, the product listing with search and filters, the product page."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
@@ -47,10 +49,18 @@ async def product_list(request: Request):
          "focus_heading": request.headers.get("hx-trigger") != "catalog-filters"},
         fragment="fragments/catalog/results.html",
         status_code=400 if form.errors else 200,
-        # The address bar shows the filters in use, not every empty form field.
-        headers={"HX-Push-Url": url_path(request, "catalog:product_list", query=listing.query())}
-        if is_htmx(request) else None,
+        headers=_history(request, url_path(request, "catalog:product_list", query=listing.query())),
     )
+
+
+def _history(request: Request, address: str) -> dict | None:
+    """For htmx: the address bar shows the filters in use, not every empty form field;
+    the same address again (Enter after typing, leaving the field) adds no history entry."""
+    if not is_htmx(request):
+        return None
+    current = urlsplit(request.headers.get("hx-current-url", ""))
+    here = current.path + (f"?{current.query}" if current.query else "")
+    return {"HX-Push-Url": "false" if here == address else address}
 
 
 async def product_detail(request: Request):

@@ -12,6 +12,7 @@ class AddressForm(ShopForm):
     billing = FormField(AddressFields)
     separate_delivery = BooleanField(_l("Deliver to a different address"))
     delivery = FormField(AddressFields)
+    save_addresses = BooleanField(_l("Save the addresses in my account"))  # offered when signed in
 
     def validate_email(self, field):
         if field.data and not EMAIL.fullmatch(field.data):
@@ -36,8 +37,16 @@ PAYMENT_CHOICES = [SelectChoice("prepayment", _l("Prepayment by bank transfer"))
 
 
 class DeliveryForm(ShopForm):
+    """Offers only the delivery options that apply to the destination; `costs` holds
+    what each costs for this cart."""
+
     delivery = RadioField(_l("Delivery"), choices=DELIVERY_CHOICES, default="standard")
     payment = RadioField(_l("Payment"), choices=PAYMENT_CHOICES, default="prepayment")
+
+    def __init__(self, formdata=None, *, costs: dict[str, int], **kwargs):
+        super().__init__(formdata, **kwargs)
+        self.costs = costs
+        self.delivery.choices = [choice for choice in DELIVERY_CHOICES if choice.value in costs]
 
 
 class PlaceOrderForm(ShopForm):

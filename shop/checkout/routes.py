@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from shop.accounts import service as account_service
 from shop.auth import current_user
 from shop.cart import session as cart_session
 from shop.cart.session import cart_token
@@ -67,21 +68,25 @@ async def address(request: Request):
     view, checkout = await _state(request)
     if redirect := _guard(request, view, checkout, "address"):
         return redirect
+    user = await current_user(request)
     if request.method == "GET":
-        if not checkout.get("billing") and (user := await current_user(request)):
+        if not checkout.get("billing") and user:
             checkout = {**await run_db(service.checkout_prefill, user), **checkout}
         form = AddressForm(data={
             "email": checkout.get("email"), "billing": checkout.get("billing") or {},
             "separate_delivery": bool(checkout.get("shipping")),
             "delivery": checkout.get("shipping") or {},
         })
-        return _step(request, "address", {"form": form, "cart": view})
+        return _step(request, "address", {"form": form, "cart": view, "user": user})
     form = AddressForm(await form_data(request))
     if not form.validate():
-        return _step(request, "address", {"form": form, "cart": view}, status_code=422)
-    shipping = form.delivery.data if form.separate_delivery.data else None
-    await run_db(service.save, await cart_token(request), email=form.email.data,
-                 billing=_address(form.billing.data), shipping=shipping and _address(shipping))
+        return _step(request, "address", {"form": form, "cart": view, "user": user}, status_code=422)
+    billing = _address(form.billing.data)
+    shipping = _address(form.delivery.data) if form.separate_delivery.data else None
+    await run_db(service.save, await cart_token(request), email=form.email.data, billing=billing, shipping=shipping)
+    if user and form.save_addresses.data:
+        if await run_db(account_service.keep_addresses, user, [a for a in (billing, shipping) if a]):
+            flash(request, _("The addresses are saved in your account."), "success")
     return await _next(request, "delivery")
 
 
@@ -90,21 +95,24 @@ async def delivery(request: Request):
     if redirect := _guard(request, view, checkout, "delivery"):
         return redirect
     if request.method == "GET":
-        form = DeliveryForm(data={"delivery": checkout.get("delivery", "standard"),
-                                  "payment": checkout.get("payment", "prepayment")})
-        return _step(request, "delivery", _delivery_context(form, view, checkout))
-    form = DeliveryForm(await form_data(request))
-    country = (checkout.get("shipping") or checkout["billing"])["country"]
-    if form.validate() and form.delivery.data == "express" and country != "DE":
-        form.delivery.errors.append(_("Express shipping is available within Germany only."))
-    if form.errors:
-        return _step(request, "delivery", _delivery_context(form, view, checkout), status_code=422)
+        return _step(request, "delivery", _delivery_context(request, view, checkout))
+    form = _delivery_form(request, view, checkout, await form_data(request))
+    if not form.validate():
+        return _step(request, "delivery", _delivery_context(request, view, checkout, form), status_code=422)
     await run_db(service.save, await cart_token(request), delivery=form.delivery.data, payment=form.payment.data)
     return await _next(request, "review")
 
 
-def _delivery_context(form, view, checkout) -> dict:
-    return {"form": form, "cart": view, "checkout": checkout}
+def _delivery_form(request: Request, view, checkout: dict, formdata=None) -> DeliveryForm:
+    costs = service.delivery_costs(view, request.app.state.settings.shipping)
+    chosen = checkout.get("delivery")
+    return DeliveryForm(formdata, costs=costs, data={
+        "delivery": chosen if chosen in costs else "standard",
+        "payment": checkout.get("payment", "prepayment")})
+
+
+def _delivery_context(request: Request, view, checkout: dict, form=None) -> dict:
+    return {"form": form or _delivery_form(request, view, checkout), "cart": view, "checkout": checkout}
 
 
 async def review(request: Request):
@@ -165,9 +173,7 @@ async def _next(request: Request, step: str) -> Response:
         return see_other(url_path(request, STEP_URLS[step]))
     view, checkout = await _state(request)
     if step == "delivery":
-        form = DeliveryForm(data={"delivery": checkout.get("delivery", "standard"),
-                                  "payment": checkout.get("payment", "prepayment")})
-        return _step(request, "delivery", _delivery_context(form, view, checkout), push=True)
+        return _step(request, "delivery", _delivery_context(request, view, checkout), push=True)
     return await _review(request, view, checkout, push=True)
 
 

@@ -25,14 +25,14 @@ def missing_step(view: cart_service.CartView, checkout: dict, rules: Shipping) -
         return "cart"
     if not checkout.get("billing"):
         return "address"
-    if checkout.get("delivery") not in pricing.DELIVERY_OPTIONS or not checkout.get("payment"):
-        return "delivery"
-    try:
-        country = (checkout.get("shipping") or checkout["billing"])["country"]
-        pricing.shipping_cost(rules, country, view.totals.subtotal_cents, checkout["delivery"])
-    except pricing.NoDelivery:
+    if checkout.get("delivery") not in delivery_costs(view, rules) or not checkout.get("payment"):
         return "delivery"
     return None
+
+
+def delivery_costs(view: cart_service.CartView, rules: Shipping) -> dict[str, int]:
+    """The delivery options open to this cart and its destination, with their cost."""
+    return pricing.delivery_options(rules, view.country, view.totals.subtotal_cents)
 
 
 def save(token: str, **changes) -> dict:
@@ -43,11 +43,9 @@ def save(token: str, **changes) -> dict:
 
 def _save(token: str, changes: dict) -> dict:
     cart = Cart.get(Cart.token == token)
+    # A new address may rule out the chosen delivery (express abroad): `missing_step`
+    # then sends the shopper back to choose again.
     checkout = {**cart.checkout, **changes}
-    # A new address may rule out the chosen delivery (express is for Germany only).
-    if "billing" in changes and checkout.get("delivery") == "express":
-        if (checkout.get("shipping") or checkout["billing"])["country"] != "DE":
-            checkout.pop("delivery")
     Cart.update(checkout=checkout).where(Cart.id == cart.id).execute()
     return checkout
 

@@ -18,7 +18,9 @@ from shop.accounts import passwords
 from shop.accounts.models import User
 from shop.accounts.service import verification_mail
 from shop.cart.models import Cart, CartLine
-from shop.cart.service import CartView, view_of
+from shop.cart.service import CartItem, CartView, view_of
+from shop.catalog import availability
+from shop.catalog.availability import MAX_QUANTITY
 from shop.catalog.models import Product
 from shop.db import db, locked, now, write
 from shop.i18n import _, ngettext
@@ -87,11 +89,16 @@ def place_order(settings, cart_token: str, token: str, fingerprint: str) -> Orde
         return order
 
 
-def _take_stock(items) -> None:
-    for line, product in items:
+def _take_stock(items: list[CartItem]) -> None:
+    """Take each line's quantity from stock, under the same rule as `availability`,
+    in one conditional update that can never make the stock negative."""
+    for item in items:
+        product, quantity = item.product, item.quantity
+        if quantity > MAX_QUANTITY:
+            raise OutOfStock(availability.problem(product, quantity))
         taken = (
-            Product.update(stock=Product.stock - line.quantity)
-            .where((Product.id == product.id) & (Product.stock >= line.quantity)
+            Product.update(stock=Product.stock - quantity)
+            .where((Product.id == product.id) & (Product.stock >= quantity)
                    & (Product.active == True))  # noqa: E712
             .execute()
         )
