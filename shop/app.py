@@ -32,11 +32,12 @@ from shop.orders.models import status_label
 from shop.ratelimit import TooMany, limiter_for
 from shop.security import (
     BodySizeLimitMiddleware,
+    ClientAddressMiddleware,
     CsrfFailure,
     SecurityHeadersMiddleware,
     SessionLifetimeMiddleware,
 )
-from shop.web import STATIC_DIR, LocaleMiddleware, is_htmx, make_templates, render, static_files
+from shop.web import STATIC_DIR, LocaleMiddleware, form_data, is_htmx, make_templates, render, static_files
 from shop.wishlist import routes as wishlist
 
 log = logging.getLogger("shop")
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/media", app=static_files(settings.media_dir), name="media"),
     ]
     middleware = [
+        Middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies),
         Middleware(SecurityHeadersMiddleware),
         Middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES),
         Middleware(GZipMiddleware, minimum_size=1000),
@@ -121,14 +123,24 @@ async def http_error(request: Request, exc: HTTPException):
 
 
 async def csrf_failure(request: Request, exc: CsrfFailure):
-    form = await request.form() if exc.retryable else {}
-    fields = [(k, v) for k, v in form.multi_items() if k != "csrf_token" and isinstance(v, str)] \
-        if form else []
+    """A form from a page left open too long may be sent again (what was typed, but never
+    a password or a token); a cross-site or forged one is refused and logged."""
+    fields: list[tuple[str, str]] = []
+    if exc.retryable:
+        form = await form_data(request)
+        fields = [(name, value) for name, value in form.multi_items() if not _secret_field(name)]
+    else:
+        log.warning("Refused %s %s from %s: %s", request.method, request.url.path,
+                    request.client.host if request.client else "?", exc.reason)
     return render(
         request, "errors/csrf.html",
         {"retryable": exc.retryable, "fields": fields, "action": request.url.path},
-        status_code=403,
+        status_code=403, headers={"Cache-Control": "no-store"},
     )
+
+
+def _secret_field(name: str) -> bool:
+    return any(word in name.lower() for word in ("password", "token", "current"))
 
 
 async def too_many(request: Request, exc: TooMany):

@@ -173,8 +173,7 @@ def cmd_serve(args) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        proxy_headers=False,  # the shop reads forwarded headers itself (TRUSTED_PROXIES)
         log_level="warning",
     )
     return 0

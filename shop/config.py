@@ -1,6 +1,7 @@
 """Settings, read once from the environment (or an `.env` file)."""
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,11 @@ class Settings:
     page_size: int = 24
     session_max_age: int = 14 * 24 * 3600
     csrf_time_limit: int = 4 * 3600
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed; none by default.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    order_link_days: int = 90
+    # How long a writer waits for the database before the shop answers 503.
+    database_wait_seconds: float = 5.0
     merchant: Merchant = field(default_factory=Merchant)
     shipping: Shipping = field(default_factory=Shipping)
     mail: Mail = field(default_factory=Mail)
@@ -98,6 +104,9 @@ class Settings:
             base_url=config("BASE_URL", default="http://127.0.0.1:8000").rstrip("/"),
             redis_url=config("REDIS_URL", default=""),
             media_dir=Path(config("MEDIA_DIR", default=str(DATA_DIR / "media"))),
+            trusted_proxies=networks(config("TRUSTED_PROXIES", default="")),
+            order_link_days=config("ORDER_LINK_DAYS", cast=int, default=90),
+            database_wait_seconds=config("DATABASE_WAIT_SECONDS", cast=float, default=5.0),
             merchant=Merchant.from_config(config),
             shipping=Shipping(
                 germany_cents=config("SHIPPING_DE_CENTS", cast=int, default=Shipping.germany_cents),
@@ -125,6 +134,14 @@ class Settings:
                 )
             values["secret_key"] = local_secret_key()
         return cls(**values)
+
+
+def networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """`10.0.0.1, 192.168.0.0/16` -> networks; a bad entry stops the start with its name."""
+    try:
+        return tuple(ipaddress.ip_network(part.strip()) for part in text.split(",") if part.strip())
+    except ValueError as error:
+        raise RuntimeError(f"TRUSTED_PROXIES: {error}") from None
 
 
 def local_secret_key(path: Path = DATA_DIR / "secret_key") -> str:

@@ -1,17 +1,20 @@
 """Rate limits for sign-in, registration and mail sending.
 
 A limit allows `count` events per `window` seconds for one key (an account, a
-client address). Counts live in memory by default, or in Redis when REDIS_URL is
-set, so several app servers share them. The clock is injectable for tests.
+client address). Counting an attempt and checking it against the limit is one
+atomic step, so a burst of parallel requests gets no more than the limit through.
+Counts live in memory by default, or in Redis when REDIS_URL is set, so several app
+servers share them. The clock is injectable for tests.
 """
 from __future__ import annotations
 
 import math
+import secrets
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 
 @dataclass(frozen=True)
@@ -27,35 +30,82 @@ class TooMany(Exception):
         self.retry_after = retry_after
 
 
+class Counter(Protocol):
+    clock: Callable[[], float]
+
+    def take(self, key: str, window: int, limit: int) -> tuple[str | None, float]: ...
+    def give_back(self, key: str, event: str) -> None: ...
+    def reset(self, key: str) -> None: ...
+
+
 class MemoryCounter:
-    """Sliding-window counts in this process."""
+    """Sliding-window counts in this process. Keys whose events have all expired are
+    swept out now and then, so a flood of distinct clients cannot grow memory."""
+
+    SWEEP_EVERY = 60.0  # seconds
 
     def __init__(self, clock: Callable[[], float] = time.time):
         self.clock = clock
-        self._events: dict[str, deque] = {}
+        self._events: dict[str, tuple[int, deque]] = {}  # key -> (window, [(time, id)])
         self._lock = threading.Lock()
+        self._last_sweep = clock()
 
-    def hit(self, key: str, window: int) -> tuple[int, float]:
-        """Record an event; returns (events in the window, oldest event's time)."""
+    def take(self, key: str, window: int, limit: int) -> tuple[str | None, float]:
+        """Count an event unless `limit` events already fall in the window; returns
+        (the event's id, or None when refused; the oldest event's time)."""
         moment = self.clock()
         with self._lock:
-            events = self._events.setdefault(key, deque())
-            while events and events[0] <= moment - window:
-                events.popleft()
-            events.append(moment)
-            return len(events), events[0]
+            self._sweep(moment)
+            _, events = self._events.setdefault(key, (window, deque()))
+            _expire(events, moment - window)
+            if len(events) >= limit:
+                return None, events[0][0]
+            event = secrets.token_hex(8)
+            events.append((moment, event))
+            return event, events[0][0]
 
-    def count(self, key: str, window: int) -> tuple[int, float]:
-        moment = self.clock()
+    def give_back(self, key: str, event: str) -> None:
         with self._lock:
-            events = self._events.get(key, deque())
-            while events and events[0] <= moment - window:
-                events.popleft()
-            return len(events), (events[0] if events else moment)
+            if key in self._events:
+                events = self._events[key][1]
+                for item in events:
+                    if item[1] == event:
+                        events.remove(item)
+                        break
 
     def reset(self, key: str) -> None:
         with self._lock:
             self._events.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def _sweep(self, moment: float) -> None:
+        if moment - self._last_sweep < self.SWEEP_EVERY:
+            return
+        self._last_sweep = moment
+        for key in [key for key, (window, events) in self._events.items()
+                    if not events or events[-1][0] <= moment - window]:
+            del self._events[key]
+
+
+def _expire(events: deque, before: float) -> None:
+    while events and events[0][0] <= before:
+        events.popleft()
+
+
+# Drop expired events, count, and add the new one only if there is room: atomic in Redis.
+_TAKE = """
+local key, now, window, limit, event = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] or ARGV[1]
+if redis.call('ZCARD', key) >= limit then
+  return {0, oldest}
+end
+redis.call('ZADD', key, now, event)
+redis.call('EXPIRE', key, math.ceil(window))
+return {1, oldest}
+"""
 
 
 class RedisCounter:
@@ -66,54 +116,59 @@ class RedisCounter:
 
         self.redis = redis.Redis.from_url(url)
         self.clock = clock
+        self._take = self.redis.register_script(_TAKE)
 
-    def hit(self, key: str, window: int) -> tuple[int, float]:
-        moment = self.clock()
-        key = f"shop:rate:{key}"
-        with self.redis.pipeline() as pipe:
-            pipe.zremrangebyscore(key, 0, moment - window)
-            pipe.zadd(key, {f"{moment}:{threading.get_ident()}:{time.perf_counter_ns()}": moment})
-            pipe.zcard(key)
-            pipe.zrange(key, 0, 0, withscores=True)
-            pipe.expire(key, window)
-            _, _, count, oldest, _ = pipe.execute()
-        return count, oldest[0][1] if oldest else moment
+    def take(self, key: str, window: int, limit: int) -> tuple[str | None, float]:
+        event = secrets.token_hex(8)
+        taken, oldest = self._take(keys=[f"shop:rate:{key}"],
+                                   args=[repr(self.clock()), window, limit, event])
+        return (event if taken else None), float(oldest)
 
-    def count(self, key: str, window: int) -> tuple[int, float]:
-        moment = self.clock()
-        key = f"shop:rate:{key}"
-        with self.redis.pipeline() as pipe:
-            pipe.zremrangebyscore(key, 0, moment - window)
-            pipe.zcard(key)
-            pipe.zrange(key, 0, 0, withscores=True)
-            _, count, oldest = pipe.execute()
-        return count, oldest[0][1] if oldest else moment
+    def give_back(self, key: str, event: str) -> None:
+        self.redis.zrem(f"shop:rate:{key}", event)
 
     def reset(self, key: str) -> None:
         self.redis.delete(f"shop:rate:{key}")
 
 
+@dataclass
+class Attempt:
+    """A counted attempt; `succeeded()` takes it back (a right password is no guess)."""
+
+    counter: Counter
+    key: str
+    event: str
+
+    def succeeded(self) -> None:
+        self.counter.give_back(self.key, self.event)
+
+
 class RateLimiter:
-    def __init__(self, counter):
+    def __init__(self, counter: Counter):
         self.counter = counter
 
-    def hit(self, limit: Limit, key: str) -> None:
-        """Count an event; raises TooMany once more than `limit.count` fall in the window."""
-        count, oldest = self.counter.hit(f"{limit.name}:{key}", limit.window)
-        if count > limit.count:
-            raise TooMany(self._retry_after(limit, oldest))
+    def hit(self, limit: Limit, key: str) -> Attempt:
+        """Count an attempt, or raise TooMany (counting nothing) once the limit is used up."""
+        full_key = f"{limit.name}:{key}"
+        event, oldest = self.counter.take(full_key, limit.window, limit.count)
+        if event is None:
+            raise TooMany(max(1, math.ceil(oldest + limit.window - self.counter.clock())))
+        return Attempt(self.counter, full_key, event)
 
-    def check(self, limit: Limit, key: str) -> None:
-        """Raise TooMany if the limit is already used up, without counting."""
-        count, oldest = self.counter.count(f"{limit.name}:{key}", limit.window)
-        if count >= limit.count:
-            raise TooMany(self._retry_after(limit, oldest))
+    def hit_all(self, *limits: tuple[Limit, str]) -> list[Attempt]:
+        """Count one attempt against several limits; if one refuses, none is counted."""
+        attempts: list[Attempt] = []
+        try:
+            for limit, key in limits:
+                attempts.append(self.hit(limit, key))
+        except TooMany:
+            for attempt in attempts:
+                attempt.succeeded()
+            raise
+        return attempts
 
     def reset(self, limit: Limit, key: str) -> None:
         self.counter.reset(f"{limit.name}:{key}")
-
-    def _retry_after(self, limit: Limit, oldest: float) -> int:
-        return max(1, math.ceil(oldest + limit.window - self.counter.clock()))
 
 
 def limiter_for(redis_url: str, clock: Callable[[], float] = time.time) -> RateLimiter:

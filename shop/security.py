@@ -1,7 +1,10 @@
-"""Security headers, the session's absolute lifetime, and CSRF checks on every unsafe request."""
+"""Security headers, the client's true address, the session's absolute lifetime, and
+CSRF checks (origin and token) on every unsafe request."""
 from __future__ import annotations
 
 import functools
+import ipaddress
+import logging
 import time
 from urllib.parse import urlsplit
 
@@ -12,6 +15,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_wtf.util import generate_csrf, validate_csrf
 from wtforms import ValidationError
+
+log = logging.getLogger("shop.security")
 
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -57,6 +62,51 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class ClientAddressMiddleware:
+    """Puts the client's true address into the request, once, for everything after it
+    (rate limits, logs, the audit trail).
+
+    X-Forwarded-For and X-Forwarded-Proto count only when the connection comes from a
+    trusted proxy; then the address is the right-most hop that is not a trusted proxy
+    itself, since everything left of it may have been written by the client.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: tuple = ()) -> None:
+        self.app = app
+        self.trusted = trusted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.trusted and scope.get("client"):
+            peer, port = scope["client"]
+            if self._is_trusted(peer):
+                headers = Headers(scope=scope)
+                scope = dict(scope, client=(self._client(peer, headers), port))
+                proto = headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower()
+                if proto in ("http", "https"):
+                    scope["scheme"] = proto
+        await self.app(scope, receive, send)
+
+    def _client(self, peer: str, headers: Headers) -> str:
+        hops = [hop.strip() for value in headers.getlist("x-forwarded-for") for hop in value.split(",")]
+        for hop in reversed(hops):
+            if not _address(hop):
+                return peer  # garbage in the chain: believe only the proxy itself
+            if not self._is_trusted(hop):
+                return hop
+        return hops[0] if hops else peer
+
+    def _is_trusted(self, address: str) -> bool:
+        ip = _address(address)
+        return ip is not None and any(ip in network for network in self.trusted)
+
+
+def _address(text: str):
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 class BodySizeLimitMiddleware:
@@ -129,7 +179,39 @@ def csrf_token(request: Request) -> str:
     return generate_csrf(request, secret_key=_secret(request), field_name=CSRF_FIELD)
 
 
+def foreign_origin(request: Request) -> str | None:
+    """Where a cross-site request came from, or None for this shop's own pages.
+
+    The browser's `Origin` decides; without it `Sec-Fetch-Site`, then the `Referer`.
+    A request that carries none of them (not a browser) is left to the token.
+    """
+    own = {_origin_of(request.app.state.settings.base_url), _origin_of(str(request.base_url))}
+    origin = request.headers.get("origin")
+    if origin:
+        return None if origin in own else origin
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site:
+        return None if fetch_site in ("same-origin", "none") else fetch_site
+    referer = request.headers.get("referer")
+    if referer:
+        return None if _origin_of(referer) in own else _origin_of(referer)
+    return None
+
+
+def _proven_same_origin(request: Request) -> bool:
+    """The browser says this request comes from one of the shop's own pages."""
+    return foreign_origin(request) is None and any(
+        request.headers.get(name) for name in ("origin", "sec-fetch-site", "referer"))
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 async def check_csrf(request: Request) -> None:
+    if source := foreign_origin(request):
+        raise CsrfFailure(f"cross-site request from {source}", retryable=False)
     token = request.headers.get("x-csrf-token")
     if not token:
         form = await request.form()
@@ -146,10 +228,10 @@ async def check_csrf(request: Request) -> None:
         )
     except ValidationError as error:
         reason = str(error.args[0])
-        # An old page (expired token) or an expired session: the shopper did
-        # nothing wrong and may send the form again.
-        retryable = "expired" in reason or "session token is missing" in reason
-        raise CsrfFailure(reason, retryable) from None
+        # An old page of this shop (expired token) or an expired session: the shopper
+        # did nothing wrong and may send the form again.
+        expired = "expired" in reason or "session token is missing" in reason
+        raise CsrfFailure(reason, retryable=expired and _proven_same_origin(request)) from None
     request.state.csrf_valid = True
 
 

@@ -6,9 +6,12 @@ import time
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from concurrent.futures import ThreadPoolExecutor
+
 from starlette.testclient import TestClient
 
 from shop import cli
+from shop.accounts import service
 from shop.accounts.models import User, UserSession
 from shop.mail.models import OutboxMessage
 from shop.ratelimit import MemoryCounter, RateLimiter
@@ -43,8 +46,8 @@ def register(shopper, email="lea@example.org", password=PASSWORD, name="Lea Kund
     return shopper.post("/account/register", {"name": name, "email": email, "password": password})
 
 
-def login(shopper, email="lea@example.org", password=PASSWORD, **extra):
-    return shopper.post("/account/login", {"email": email, "password": password, **extra})
+def login(shopper, email="lea@example.org", password=PASSWORD, headers=None, **extra):
+    return shopper.post("/account/login", {"email": email, "password": password, **extra}, headers=headers)
 
 
 def test_register_confirm_and_sign_in(shopper, client, database):
@@ -141,10 +144,43 @@ def test_password_reset_works_once_within_an_hour(app, shopper, client, settings
     login(other_browser)
     assert client.get(link).status_code == 200
     response = shopper.post(link, {"password": "ein ganz neues passwort"})
-    assert response.headers["location"] == "/account/login"
-    assert other_browser.client.get("/account/profile").status_code == 303  # signed out everywhere
+    assert response.headers["location"] == "/account/profile"  # the mailed link signs in
+    assert shopper.client.get("/account/profile").status_code == 200
+    assert other_browser.client.get("/account/profile").status_code == 303  # signed out everywhere else
     assert client.get(link).status_code == 400  # used
-    assert login(shopper, password="ein ganz neues passwort").status_code == 303
+    assert login(Shopper(TestClient(app, follow_redirects=False)), password="ein ganz neues passwort").status_code == 303
+
+
+def test_a_newer_reset_link_makes_every_older_one_invalid(shopper, client, database):
+    register(shopper)
+    shopper.post("/account/password-reset", {"email": "lea@example.org"})
+    first = last_link("password-reset/confirm")
+    shopper.post("/account/password-reset", {"email": "lea@example.org"})
+    second = last_link("password-reset/confirm")
+    assert client.get(first).status_code == 400
+    assert client.get(second).status_code == 200
+
+
+def test_a_reset_link_carries_nothing_of_the_password_hash(shopper, settings, database):
+    register(shopper)
+    shopper.post("/account/password-reset", {"email": "lea@example.org"})
+    token = last_link("password-reset/confirm").split("token=")[1]
+    payload = URLSafeTimedSerializer(settings.secret_key, salt="account-reset").loads(token)
+    password_hash = User.get().password_hash
+    assert set(payload) == {"uid", "secret"}
+    assert not any(password_hash[i:i + 8] in token or password_hash[i:i + 8] in str(payload)
+                   for i in range(0, len(password_hash) - 8))
+
+
+def test_changing_the_password_kills_an_open_reset_link(shopper, client, database):
+    register(shopper)
+    login(shopper)
+    shopper.post("/account/password-reset", {"email": "lea@example.org"})
+    link = last_link("password-reset/confirm")
+    response = shopper.post("/account/password", {"password-current": PASSWORD,
+                                                  "password-password": "ein anderes neues passwort"})
+    assert response.status_code == 303
+    assert client.get(link).status_code == 400
 
 
 def test_reset_links_expire_after_an_hour(shopper, client, settings, database):
@@ -155,8 +191,11 @@ def test_reset_links_expire_after_an_hour(shopper, client, settings, database):
         def get_timestamp(self):
             return int(time.time()) - 7200
 
+    shopper.post("/account/password-reset", {"email": "lea@example.org"})
+    fresh = last_link("password-reset/confirm").split("token=")[1]
+    secret = URLSafeTimedSerializer(settings.secret_key, salt="account-reset").loads(fresh)["secret"]
     expired = URLSafeTimedSerializer(settings.secret_key, salt="account-reset", signer=TwoHoursAgo)
-    token = expired.dumps({"uid": user.id, "h": user.password_hash[-16:]})
+    token = expired.dumps({"uid": user.id, "secret": secret})  # the live secret, but two hours old
     assert client.get(f"/account/password-reset/confirm?token={token}").status_code == 400
 
 
@@ -202,9 +241,42 @@ def test_sign_in_is_rate_limited_per_account_with_retry_after(shopper, clock, da
         assert login(shopper, password="falsch falsch falsch").status_code == 422
     blocked = login(shopper)  # even the right password, for now
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
-    assert "Zu viele Versuche" in blocked.text
+    assert "zu viele Anmeldeversuche" in blocked.text and 'href="/account/password-reset"' in blocked.text
     clock.now += 15 * 60 + 1
     assert login(shopper).status_code == 303
+
+
+def test_a_locked_out_owner_gets_in_through_the_mailed_reset_link(shopper, clock, database):
+    """A stranger's guesses cannot hold an account shut."""
+    register(shopper)
+    for _ in range(5):
+        login(shopper, password="falsch falsch falsch")
+    assert login(shopper).status_code == 429
+    shopper.post("/account/password-reset", {"email": "lea@example.org"})
+    response = shopper.post(last_link("password-reset/confirm"), {"password": "ein ganz neues passwort"})
+    assert response.headers["location"] == "/account/profile"
+    assert shopper.client.get("/account/profile").status_code == 200
+    assert User.get().verified  # the link proved the address too
+
+
+def test_a_burst_of_parallel_guesses_checks_at_most_the_limit(app, client, database, monkeypatch):
+    register(Shopper(client))
+    checked = []
+    real = service.authenticate
+    monkeypatch.setattr(service, "authenticate", lambda *a: checked.append(1) or real(*a))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/account/login").text).group(1)
+    guess = {"csrf_token": token, "email": "lea@example.org", "password": "falsch falsch falsch"}
+    with ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(lambda _: client.post("/account/login", data=guess), range(30)))
+    assert len(checked) == 5
+    assert sorted(a.status_code for a in answers) == [422] * 5 + [429] * 25
+
+
+def test_random_forwarded_for_headers_do_not_get_around_the_limit(shopper, clock, database):
+    for n in range(20):
+        login(shopper, email=f"raten{n}@example.org", headers={"X-Forwarded-For": f"203.0.113.{n}"})
+    answer = login(shopper, email="noch-einer@example.org", headers={"X-Forwarded-For": "198.51.100.7"})
+    assert answer.status_code == 429
 
 
 def test_sign_in_is_rate_limited_per_client(shopper, clock, database):

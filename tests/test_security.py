@@ -15,6 +15,7 @@ from tests.conftest import migrated_app
 from tests.routing import requests_to
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+SAME_ORIGIN = {"Origin": "http://testserver"}
 
 
 def unsafe_routes(app):
@@ -109,8 +110,9 @@ def test_expired_token_gets_a_friendly_page_that_lets_the_shopper_retry(client):
             return int(time.time()) - 5 * 3600
 
     old = URLSafeTimedSerializer("test-secret-key", salt="wtf-csrf-token", signer=FiveHoursAgo)
-    response = client.post("/theme", data={"csrf_token": old.dumps(raw), "theme": "dark", "next": "/shipping"})
-    assert response.status_code == 403
+    response = client.post("/theme", data={"csrf_token": old.dumps(raw), "theme": "dark", "next": "/shipping"},
+                           headers=SAME_ORIGIN)
+    assert response.status_code == 403 and "no-store" in response.headers["cache-control"]
     assert "Diese Seite war lange geöffnet" in response.text
     assert 'name="theme" value="dark"' in response.text and 'name="next" value="/shipping"' in response.text
     retry = client.post("/theme", data={"csrf_token": token_from(response.text), "theme": "dark",
@@ -126,7 +128,7 @@ def test_session_has_an_absolute_lifetime(client, settings):
     cookie = TimestampSigner("test-secret-key").sign(base64.b64encode(json.dumps(session).encode()))
     client.cookies.clear()
     client.cookies.set("session", cookie.decode())
-    response = client.post("/theme", data={"csrf_token": token, "theme": "dark"})
+    response = client.post("/theme", data={"csrf_token": token, "theme": "dark"}, headers=SAME_ORIGIN)
     assert response.status_code == 403
     assert "Diese Seite war lange geöffnet" in response.text
 
@@ -143,3 +145,88 @@ def test_oversized_bodies_are_refused_before_reading(client):
     response = client.post("/theme", data={"csrf_token": token, "theme": "dark", "junk": "x" * 2_000_000})
     assert response.status_code == 413
     assert "theme" not in client.cookies
+
+
+def test_a_cross_site_sign_in_is_refused_and_echoes_nothing(app, client, database):
+    """Login CSRF: the attacker posts the sign-in form with a token of their own session."""
+    attacker = TestClient(app, follow_redirects=False)
+    token = token_from(attacker.get("/account/login").text)
+    form = {"csrf_token": token, "email": "attacker@example.org", "password": "geheimes passwort 123"}
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                    {"Referer": "https://evil.example/page"}, {"Origin": "null"}):
+        response = client.post("/account/login", data=form, headers=headers)
+        assert response.status_code == 403, headers
+        assert "Dieses Formular konnte nicht angenommen werden" in response.text
+        assert "geheimes passwort" not in response.text and token not in response.text
+        assert "Erneut senden" not in response.text and "auth" not in session_of(client)
+
+
+def test_a_valid_token_from_a_foreign_origin_is_refused(client):
+    token = token_from(client.get("/").text)
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "same-site"},
+                    {"Referer": "http://testserver.evil.example/"}):
+        response = client.post("/theme", data={"csrf_token": token, "theme": "dark"}, headers=headers)
+        assert response.status_code == 403, headers
+    assert "theme" not in client.cookies
+    for headers in (SAME_ORIGIN, {"Sec-Fetch-Site": "same-origin"}, {"Referer": "http://testserver/products"},
+                    {"Origin": "http://127.0.0.1:8000"}):  # BASE_URL: the shop's public address
+        assert client.post("/theme", data={"csrf_token": token, "theme": "dark"}, headers=headers).status_code == 303
+
+
+def test_an_expired_sign_in_form_is_offered_again_without_the_password(client, database):
+    token = token_from(client.get("/account/login").text)
+    client.cookies.clear()  # the session expired while the page was open
+    response = client.post("/account/login", headers=SAME_ORIGIN, data={
+        "csrf_token": token, "email": "lea@example.org", "password": "mein geheimes passwort", "next": "/cart"})
+    assert response.status_code == 403 and "no-store" in response.headers["cache-control"]
+    assert "Diese Seite war lange geöffnet" in response.text
+    assert 'name="email" value="lea@example.org"' in response.text and 'name="next" value="/cart"' in response.text
+    assert "mein geheimes passwort" not in response.text and 'name="password"' not in response.text
+    assert token not in response.text
+
+
+def test_an_expired_form_without_proof_of_origin_is_not_offered_again(client):
+    token = token_from(client.get("/").text)
+    client.cookies.clear()
+    response = client.post("/theme", data={"csrf_token": token, "theme": "dark"})
+    assert response.status_code == 403 and "Dieses Formular konnte nicht angenommen werden" in response.text
+
+
+def _echo_client(trusted: str):
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from shop.config import networks
+    from shop.security import ClientAddressMiddleware
+
+    async def echo(request):
+        return PlainTextResponse(f"{request.client.host} {request.url.scheme}")
+
+    app = Starlette(routes=[Route("/", echo)],
+                    middleware=[Middleware(ClientAddressMiddleware, trusted=networks(trusted))])
+    return lambda peer, **headers: TestClient(app, client=(peer, 1234)).get("/", headers=headers).text
+
+
+def test_forwarded_headers_count_only_from_trusted_proxies():
+    seen = _echo_client("")  # the default: no proxy is trusted
+    assert seen("198.51.100.4", **{"X-Forwarded-For": "1.2.3.4", "X-Forwarded-Proto": "https"}) == "198.51.100.4 http"
+    seen = _echo_client("10.0.0.0/8, 2001:db8::1")
+    assert seen("198.51.100.4", **{"X-Forwarded-For": "1.2.3.4"}) == "198.51.100.4 http"  # not a proxy of ours
+    # Through our proxies: the right-most hop that is not one of them; what the client wrote is left of it.
+    assert seen("10.0.0.2", **{"X-Forwarded-For": "6.6.6.6, 203.0.113.9, 10.0.0.3"}) == "203.0.113.9 http"
+    assert seen("10.0.0.2", **{"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}) == "203.0.113.9 https"
+    assert seen("2001:db8::1", **{"X-Forwarded-For": "2001:db8::77"}) == "2001:db8::77 http"
+    assert seen("10.0.0.2", **{"X-Forwarded-For": "nonsense, 203.0.113.9"}) == "203.0.113.9 http"
+    assert seen("10.0.0.2", **{"X-Forwarded-For": "203.0.113.9, nonsense"}) == "10.0.0.2 http"
+    assert seen("10.0.0.2") == "10.0.0.2 http"
+
+
+def test_a_bad_trusted_proxy_setting_is_named(monkeypatch):
+    from shop.config import Settings
+
+    monkeypatch.setenv("SECRET_KEY", "x")
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, kaputt")
+    with pytest.raises(RuntimeError, match="TRUSTED_PROXIES"):
+        Settings.from_environ()

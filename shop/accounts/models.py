@@ -19,6 +19,8 @@ class User(BaseModel):
     role = CharField(default=CUSTOMER)
     email_verified_at = DateTimeField(null=True)
     language = CharField(default="de")
+    # The SHA-256 of the one password-reset link still valid; a newer link replaces it.
+    reset_token_hash = CharField(null=True)
     created_at = DateTimeField(default=now)
     updated_at = DateTimeField(default=now)
 

@@ -11,7 +11,7 @@ from shop.auth import SignInRequired
 from shop.db import run_db
 from shop.i18n import _
 from shop.i18n import lazy_gettext as _l
-from shop.ratelimit import Limit
+from shop.ratelimit import Limit, TooMany
 from shop.security import safe_next
 from shop.auth import current_user, remember, signed_in_user
 from shop.auth import SESSION_KEY
@@ -40,6 +40,7 @@ EMAIL_CHANGE_PER_ACCOUNT = Limit("email-change", 3, 3600)
 
 
 def client(request: Request) -> str:
+    """The client's address, as ClientAddressMiddleware resolved it."""
     return request.client.host if request.client else "unknown"
 
 
@@ -88,18 +89,20 @@ async def login(request: Request):
     if not form.validate():
         return render(request, "accounts/login.html", {"form": form}, status_code=422)
     email = service.normalize(form.email.data)
-    limits = limiter(request)
-    # Refuse early once either limit is used up; count only failures.
-    limits.check(SIGN_IN_PER_ACCOUNT, email)
-    limits.check(SIGN_IN_PER_CLIENT, client(request))
+    # Every attempt is counted before the password is checked (a burst of parallel
+    # guesses gets no further than the limit); a right password is taken back.
+    try:
+        attempts = limiter(request).hit_all((SIGN_IN_PER_ACCOUNT, email), (SIGN_IN_PER_CLIENT, client(request)))
+    except TooMany as refused:
+        return render(request, "accounts/login.html", {"form": form, "locked": True}, status_code=429,
+                      headers={"Retry-After": str(refused.retry_after)})
     user = await run_db(service.authenticate, email, form.password.data)
     if user is None:
-        limits.hit(SIGN_IN_PER_ACCOUNT, email)
-        limits.hit(SIGN_IN_PER_CLIENT, client(request))
         return render(request, "accounts/login.html",
-                     {"form": form, "error": _("The email address or the password is not right.")},
-                     status_code=422)
-    limits.reset(SIGN_IN_PER_ACCOUNT, email)
+                      {"form": form, "error": _("The email address or the password is not right.")},
+                      status_code=422)
+    for attempt in attempts:
+        attempt.succeeded()
     notes = await sign_in(request, user)
     flash(request, _("Welcome back, %(name)s!", name=user.name), "success")
     for note in notes:
@@ -119,8 +122,8 @@ async def password_reset(request: Request):
     form = ResetRequestForm(await form_data(request))
     if not form.validate():
         return render(request, "accounts/reset_request.html", {"form": form}, status_code=422)
-    limiter(request).hit(RESET_PER_CLIENT, client(request))
-    limiter(request).hit(RESET_PER_ADDRESS, service.normalize(form.email.data))
+    limiter(request).hit_all((RESET_PER_CLIENT, client(request)),
+                             (RESET_PER_ADDRESS, service.normalize(form.email.data)))
     await run_db(service.request_reset, request.app.state.settings, form.email.data)
     return render(request, "accounts/check_inbox.html", {"email": form.email.data, "reset": True})
 
@@ -135,10 +138,14 @@ async def password_reset_confirm(request: Request):
     form = ResetForm(await form_data(request))
     if not form.validate():
         return render(request, "accounts/reset_form.html", {"form": form, "token": token}, status_code=422)
-    await run_db(service.set_password, user, form.password.data)
-    await sign_out(request)
-    flash(request, _("Your password is changed. Please sign in with the new one."), "success")
-    return see_other(url_path(request, "accounts:login"))
+    await run_db(service.set_password, user, form.password.data, None, True)
+    user = await run_db(service.User.get_by_id, user.id)
+    # The mailed link proves the owner: signed in at once, even while strangers' guesses
+    # hold the password sign-in shut.
+    limiter(request).reset(SIGN_IN_PER_ACCOUNT, user.email)
+    await sign_in(request, user)
+    flash(request, _("Your password is changed and you are signed in."), "success")
+    return see_other(url_path(request, "accounts:profile"))
 
 
 async def _profile_page(request: Request, user, status_code=200, **forms):
@@ -172,11 +179,11 @@ async def _confirmed_by_password(request: Request, form, user) -> bool:
     against the same limit as sign-in."""
     if not form.validate():
         return False
-    limiter(request).check(SIGN_IN_PER_ACCOUNT, user.email)
+    attempt = limiter(request).hit(SIGN_IN_PER_ACCOUNT, user.email)
     if not await run_db(service.authenticate, user.email, form.current.data):
-        limiter(request).hit(SIGN_IN_PER_ACCOUNT, user.email)
         form.current.errors.append(_("This is not your current password."))
         return False
+    attempt.succeeded()
     return True
 
 

@@ -3,12 +3,15 @@ password reset. Every link in a mail is built from BASE_URL and signed."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import secrets
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from shop.mail import outbox
 from shop.db import now, write
 from shop.i18n import _, in_language
+from shop.mail import outbox
 
 from . import passwords
 from .models import ADMIN, Address, Consent, User, UserSession
@@ -139,16 +142,21 @@ def active_sessions(user: User) -> list[UserSession]:
 # -- passwords --------------------------------------------------------------------
 
 def request_reset(settings, email: str) -> None:
-    """Mail a reset link if the address has an account; the caller answers the same either way."""
+    """Mail a reset link if the address has an account; the caller answers the same either way.
+
+    The link carries a random secret whose hash the account keeps: a newer link replaces
+    it (every older one dies), and using the link or changing the password clears it.
+    """
     user = User.get_or_none(User.email == normalize(email))
     passwords.verify(passwords.DUMMY_HASH, "x")  # the slow part, on both paths: the same time
     if user is None:
         return
-    # Bound to the current hash: the link dies once it is used or the password changes.
-    token = _signer(settings, "reset").dumps({"uid": user.id, "h": user.password_hash[-16:]})
-    with write():
-        outbox.enqueue(outbox.compose(settings, user.email, _("Reset your password"), "account_reset",
-                                  {"user": user, "link": outbox.link(settings, "accounts:password_reset_confirm", query={"token": token})}))
+    secret = secrets.token_urlsafe(32)
+    token = _signer(settings, "reset").dumps({"uid": user.id, "secret": secret})
+    with write(), in_language(user.language):
+        User.update(reset_token_hash=_digest(secret)).where(User.id == user.id).execute()
+        outbox.enqueue(outbox.compose(settings, user.email, _("Reset your password"), "account_reset", {
+            "user": user, "link": outbox.link(settings, "accounts:password_reset_confirm", query={"token": token})}))
 
 
 def user_for_reset(settings, token: str) -> User | None:
@@ -156,17 +164,26 @@ def user_for_reset(settings, token: str) -> User | None:
         data = _signer(settings, "reset").loads(token, max_age=RESET_MAX_AGE)
     except (BadSignature, SignatureExpired):
         return None
-    user = User.get_or_none(User.id == data.get("uid"))
-    if user is None or user.password_hash[-16:] != data.get("h"):
+    secret = data.get("secret") if isinstance(data, dict) else None
+    user = User.get_or_none(User.id == data.get("uid")) if isinstance(secret, str) else None
+    if user is None or user.reset_token_hash is None or not hmac.compare_digest(
+            user.reset_token_hash, _digest(secret)):
         return None
     return user
 
 
-def set_password(user: User, password: str, keep_session: str | None = None) -> None:
-    """Change the password and end every other session of the account."""
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def set_password(user: User, password: str, keep_session: str | None = None, email_proven: bool = False) -> None:
+    """Change the password and end every other session of the account; any reset link
+    dies with the old password. `email_proven`: the change came through a mailed link."""
+    changes = {"password_hash": passwords.hash_password(password), "reset_token_hash": None, "updated_at": now()}
+    if email_proven and not user.verified:
+        changes["email_verified_at"] = now()
     with write():
-        User.update(password_hash=passwords.hash_password(password), updated_at=now()).where(
-            User.id == user.id).execute()
+        User.update(changes).where(User.id == user.id).execute()
         end_sessions(user, keep=keep_session)
 
 
