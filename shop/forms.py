@@ -1,10 +1,12 @@
-"""Form pieces shared by checkout and accounts: the base form, text fields, addresses."""
+"""Form pieces shared by every area: the base form, text fields, addresses, and the one
+parser for whole numbers and euro amounts."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
-from wtforms import Form, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms import DecimalField, Form, IntegerField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
 
 from shop.config import COUNTRIES
 from shop.i18n import FormMeta, country_name
@@ -20,6 +22,81 @@ POSTCODES = {
     "RO": r"[0-9]{6}", "IE": r"[A-Za-z0-9]{3} ?[A-Za-z0-9]{4}", "MT": r"[A-Za-z]{3} ?[0-9]{4}",
     "LV": r"(LV-)?[0-9]{4}", "LT": r"(LT-)?[0-9]{5}",
 }
+
+
+# Digits 0-9 only: no signs, underscores, spaces or other scripts' digits ("١", "３"),
+# which Python's int() and Decimal() would accept.
+_WHOLE = re.compile(r"[0-9]{1,9}")
+_EUROS = [
+    (re.compile(r"[0-9]{1,3}(\.[0-9]{3})+(,[0-9]{1,2})?"), lambda t: t.replace(".", "").replace(",", ".")),
+    (re.compile(r"[0-9]{1,9}(,[0-9]{1,2})?"), lambda t: t.replace(",", ".")),  # 12,50
+    (re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?"), lambda t: t),  # 12.50
+]
+_DECIMAL = re.compile(r"[0-9]{1,9}([.,][0-9]{1,6})?")
+
+
+def whole_number(text: str | None) -> int | None:
+    """A whole number from 0 written with the digits 0-9 only, at most nine; else None."""
+    return int(text) if isinstance(text, str) and _WHOLE.fullmatch(text) else None
+
+
+def euro_cents(text: str | None) -> int | None:
+    """An amount in euros as Germans write it (12,50 · 1.000 · 1.234,50 €) or with a
+    dot (12.50), in whole cents; None if it is not one."""
+    text = (text or "").replace("€", "").replace(" ", "").replace("\xa0", "").strip()
+    for pattern, normal in _EUROS:
+        if pattern.fullmatch(text):
+            return int(Decimal(normal(text)) * 100)
+    return None
+
+
+def decimal_number(text: str | None) -> Decimal | None:
+    """A positive decimal like 0,5 or 1.25 (a content quantity), digits 0-9 only."""
+    text = (text or "").strip()
+    return Decimal(text.replace(",", ".")) if _DECIMAL.fullmatch(text) else None
+
+
+class WholeNumberField(IntegerField):
+    """An integer field that takes the digits 0-9 only (see `whole_number`)."""
+
+    def __init__(self, label=None, validators=None, message=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.message = message
+
+    def process_formdata(self, valuelist):
+        if not valuelist or valuelist[0] == "":
+            self.data = None
+            return
+        self.data = whole_number(valuelist[0].strip())
+        if self.data is None:
+            raise ValueError(self.message or _l("Please enter a whole number."))
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()  # "not a number" says it all; skip the range check
+
+
+class EuroField(DecimalField):
+    """An amount in euros (see `euro_cents`); `cents` holds it in whole cents."""
+
+    def process_formdata(self, valuelist):
+        text = valuelist[0] if valuelist else ""
+        if not text.strip():
+            self.data = None
+            return
+        cents = euro_cents(text)
+        if cents is None:
+            self.data = None
+            raise ValueError(_l("Please enter an amount in euros, e.g. 12,50."))
+        self.data = Decimal(cents) / 100
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()
+
+    @property
+    def cents(self) -> int | None:
+        return None if self.data is None or self.errors else int(self.data * 100)
 
 
 class ShopForm(Form):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -121,7 +122,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length", "0")
-        too_large = not declared.isdigit() or int(declared) > self.max_bytes
+        too_large = not re.fullmatch(r"[0-9]{1,12}", declared) or int(declared) > self.max_bytes
         received = 0
 
         async def limited_receive() -> Message:

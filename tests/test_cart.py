@@ -61,7 +61,10 @@ def test_asking_for_more_than_in_stock_is_refused_with_the_number_left(shopper, 
     assert CartLine.get().quantity == 2
 
 
-@pytest.mark.parametrize("quantity", ["0", "-1", "100", "abc", "1e3", "", "99999999999999999999", "2.5"])
+OTHER_DIGITS = ["١", "３", "0_1", "+1", "²", "1\u200b", "𝟙"]  # Arabic, full-width, underscore, sign, ...
+
+
+@pytest.mark.parametrize("quantity", ["0", "-1", "100", "abc", "1e3", "", "99999999999999999999", "2.5", *OTHER_DIGITS])
 def test_bad_quantities_change_nothing(shopper, make_product, database, quantity):
     cup = make_product("Tasse")
     response = shopper.post("/cart/items", {"product_id": cup.id, "quantity": quantity},
@@ -70,7 +73,7 @@ def test_bad_quantities_change_nothing(shopper, make_product, database, quantity
     assert CartLine.select().count() == 0
 
 
-@pytest.mark.parametrize("product_id", ["0", "-5", "999999", "abc", "", "1; DROP TABLE product"])
+@pytest.mark.parametrize("product_id", ["0", "-5", "999999", "abc", "", "1; DROP TABLE product", "+1", "١", "０1"])
 def test_unknown_products_cannot_be_added(shopper, make_product, database, product_id):
     make_product("Tasse")
     response = shopper.post("/cart/items", {"product_id": product_id, "quantity": "1"})
@@ -106,7 +109,7 @@ def test_changing_and_removing_lines(shopper, make_product, database):
     assert too_many.status_code == 422 and CartLine.get(CartLine.product == a).quantity == 4
 
 
-@pytest.mark.parametrize("quantity", ["-1", "abc", "", "100"])
+@pytest.mark.parametrize("quantity", ["-1", "abc", "", "100", *OTHER_DIGITS])
 def test_bad_quantity_changes_are_refused(shopper, make_product, database, quantity):
     a = make_product("Becher")
     shopper.add(a)

@@ -161,3 +161,32 @@ def test_cli_reports_errors_by_line_and_exit_code(tmp_path, settings, monkeypatc
     assert "3 created" in out.out and "import: 3/3" in out.err
     assert cli.main(["import-csv", str(tmp_path / "fehlt.csv")]) == 2
     db.close_all()
+
+
+def test_names_with_line_breaks_and_other_scripts_digits_are_refused(tmp_path, settings, kitchen):
+    file = write_csv(tmp_path / "p.csv", [
+        product_row(sku="Z-1", slug="z-1", name="Teekanne\nBcc: alle@example.org"),
+        product_row(sku="Z-2", slug="z-2", name="Tasse\u2028zwei"),
+        product_row(sku="Z-3", slug="z-3", stock="３"),
+        product_row(sku="Z-4", slug="z-4", price="１２.50"),
+        product_row(sku="Z-5", slug="z-5", stock="1_000"),
+        product_row(sku="Z-6", slug="z-6", vat_rate="+7"),
+        product_row(sku="Z-7", slug="z-7", content_quantity="٥", content_unit="g"),
+        product_row(sku="OK-1", name="Glaskanne", description="Erster Absatz.\n\nZweiter Absatz.",
+                    warnings="Heiß!\nVorsicht."),
+    ])
+    with pytest.raises(ImportFailed) as failure:
+        import_csv(file, settings.media_dir)
+    errors = "\n".join(failure.value.errors)
+    for line in range(2, 9):
+        assert f"Zeile {line}:" in errors
+    assert "Zeile 9:" not in errors  # line breaks in texts are fine
+    assert "name muss eine Zeile ohne Steuerzeichen sein" in errors
+    assert Product.select().count() == 0
+
+
+def test_a_category_name_with_a_control_character_is_refused(tmp_path, settings, database):
+    file = write_csv(tmp_path / "c.csv", [{"slug": "kueche", "name": "Küche\x07"}], header=["slug", "name"])
+    with pytest.raises(ImportFailed) as failure:
+        import_csv(file, settings.media_dir)
+    assert "Zeile 2:" in failure.value.errors[0]

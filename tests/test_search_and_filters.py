@@ -104,6 +104,7 @@ def test_filters_combine(client, shelf):
     {"page": "0"}, {"page": "-3"}, {"page": "zwei"}, {"page": "1.5"}, {"page": "99999999999999999999"},
     {"sort": "price; DROP TABLE product"}, {"q": "x" * 201}, {"page": "1_0"}, {"page": "+2"},
     {"page": "١"}, {"min_price": "1e5"}, {"min_price": "1_000"}, {"max_price": "12,505"},
+    {"min_price": "３"}, {"max_price": "١٢"}, {"page": "２"}, {"min_price": "+5"},
 ])
 def test_bad_parameters_get_a_clear_message_not_a_500(client, shelf, params):
     response = client.get("/products", params=params)

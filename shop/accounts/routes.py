@@ -11,6 +11,7 @@ from shop.auth import SignInRequired
 from shop.db import run_db
 from shop.i18n import _
 from shop.i18n import lazy_gettext as _l
+from shop.forms import whole_number
 from shop.ratelimit import Limit, TooMany
 from shop.security import safe_next
 from shop.auth import current_user, remember, signed_in_user
@@ -248,10 +249,9 @@ async def change_password(request: Request):
 
 async def end_session(request: Request):
     user = await signed_in_user(request)
-    value = (await form_data(request)).get("session", "")
-    if not value.isdigit() or len(value) > 9:
+    session_id = whole_number((await form_data(request)).get("session"))
+    if session_id is None:
         raise HTTPException(404)
-    session_id = int(value)
     await run_db(service.end_sessions, user, None, session_id)
     flash(request, _("The session has ended."), "info")
     return see_other(url_path(request, "accounts:profile"))

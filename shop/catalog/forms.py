@@ -1,20 +1,10 @@
 """The catalogue's filter form: validates every query parameter of `/products`."""
 from __future__ import annotations
 
-import re
-from decimal import Decimal
+from wtforms import BooleanField, Form, SelectChoice, SelectField, StringField
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from wtforms import (
-    BooleanField,
-    DecimalField,
-    Form,
-    IntegerField,
-    SelectChoice,
-    SelectField,
-    StringField,
-)
-from wtforms.validators import Length, NumberRange, Optional, StopValidation, ValidationError
-
+from shop.forms import EuroField, WholeNumberField
 from shop.i18n import FormMeta
 from shop.i18n import lazy_gettext as _l
 
@@ -28,45 +18,6 @@ SORTS = {
     "newest": _l("Newest"),
     "name": _l("Name"),
 }
-
-
-class EuroField(DecimalField):
-    """An amount in euros as Germans write it (12,50 · 1.000 · 1.234,50 €) or with a dot (12.50)."""
-
-    def process_formdata(self, valuelist):
-        text = valuelist[0].replace("€", "").replace(" ", "").strip() if valuelist else ""
-        if not text:
-            self.data = None
-            return
-        if re.fullmatch(r"[0-9]{1,3}(\.[0-9]{3})+(,[0-9]{1,2})?", text):
-            text = text.replace(".", "").replace(",", ".")
-        elif re.fullmatch(r"[0-9]+(,[0-9]{1,2})?", text):
-            text = text.replace(",", ".")
-        elif not re.fullmatch(r"[0-9]+(\.[0-9]{1,2})?", text):
-            self.data = None
-            raise ValueError(_l("Please enter an amount in euros, e.g. 12,50."))
-        self.data = Decimal(text)
-
-    def pre_validate(self, form):
-        if self.process_errors:
-            raise StopValidation()  # "not an amount" says it all; skip the range check
-
-
-class PageField(IntegerField):
-    """A page number: digits only (no signs, underscores or other scripts' digits)."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist or not valuelist[0]:
-            self.data = None
-            return
-        if not re.fullmatch(r"[0-9]{1,6}", valuelist[0]):
-            self.data = None
-            raise ValueError(_l("There is no such page."))
-        self.data = int(valuelist[0])
-
-    def pre_validate(self, form):
-        if self.process_errors:
-            raise StopValidation()
 
 
 class FilterForm(Form):
@@ -89,8 +40,8 @@ class FilterForm(Form):
     sort = SelectField(
         _l("Sort by"), choices=[SelectChoice(v, label) for v, label in SORTS.items()], default="relevance"
     )
-    page = PageField(
-        _l("Page"),
+    page = WholeNumberField(
+        _l("Page"), message=_l("There is no such page."),
         validators=[Optional(), NumberRange(min=1, max=MAX_PAGE, message=_l("There is no such page."))],
     )
 
@@ -107,13 +58,9 @@ class FilterForm(Form):
         return {
             "q": (value(self.q, "") or "").strip(),
             "category": value(self.category, ""),
-            "min_price": _cents(value(self.min_price)),
-            "max_price": _cents(value(self.max_price)),
+            "min_price": self.min_price.cents,
+            "max_price": self.max_price.cents,
             "in_stock": bool(value(self.in_stock, False)),
             "sort": value(self.sort, "relevance"),
             "page": value(self.page, 1),
         }
-
-
-def _cents(euros: Decimal | None) -> int | None:
-    return None if euros is None else int(euros * 100)

@@ -11,12 +11,13 @@ import csv
 import filecmp
 import re
 import shutil
+import unicodedata
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable
 
 from shop.db import write
+from shop.forms import decimal_number, euro_cents, whole_number
 from shop.i18n import _
 
 from .models import CONTENT_UNITS, SLUG, VAT_RATES, Category, Product, ProductImage
@@ -29,6 +30,8 @@ PRODUCT_COLUMNS = {
     "product_identifier", "warnings", "image", "featured",
 }
 REQUIRED_PRODUCT_COLUMNS = {"sku", "name", "category", "price"}
+MULTI_LINE_COLUMNS = {"description", "warnings", "manufacturer", "responsible_person"}
+_LINE_BREAKS = "\n\r\t"
 IMAGE_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".webp"}
 MAX_PRICE_CENTS = 100_000_000
 MAX_STOCK = 10_000_000
@@ -88,7 +91,7 @@ def _import_categories(rows: list[dict], progress: Progress) -> ImportResult:
     errors = []
     for line, row in enumerate(rows, start=2):
         row = {k: (v or "").strip() for k, v in row.items() if k}
-        problems = []
+        problems = _control_characters(row)
         if not SLUG.fullmatch(row.get("slug", "")):
             problems.append(_("slug must be lowercase letters, digits and hyphens"))
         elif row["slug"] in seen:
@@ -192,7 +195,7 @@ def _import_products(rows, csv_dir: Path, media_dir: Path, progress: Progress) -
 
 
 def _validate_product(row: dict, categories: dict, csv_dir: Path) -> tuple[dict, list[str]]:
-    problems: list[str] = []
+    problems: list[str] = _control_characters(row)
     values: dict = {}
 
     sku = row.get("sku", "")
@@ -240,7 +243,7 @@ def _validate_product(row: dict, categories: dict, csv_dir: Path) -> tuple[dict,
     quantity_text, unit = row.get("content_quantity", ""), row.get("content_unit", "")
     quantity = None
     if quantity_text or unit:
-        quantity = _decimal(quantity_text)
+        quantity = decimal_number(quantity_text)
         if quantity is None or quantity <= 0 or quantity > 1_000_000:
             problems.append(_("content quantity must be a positive number"))
         if unit not in CONTENT_UNITS:
@@ -263,6 +266,23 @@ def _validate_product(row: dict, categories: dict, csv_dir: Path) -> tuple[dict,
             problems.append(problem)
     values["images"] = [csv_dir / i for i in images]
     return values, problems
+
+
+def _control_characters(row: dict) -> list[str]:
+    """Line breaks belong in texts only; no other control character anywhere. (A name
+    with a line break would end up in a mail's subject line.)"""
+    problems = []
+    for column, value in row.items():
+        allowed = _LINE_BREAKS if column in MULTI_LINE_COLUMNS else ""
+        if any(_is_control(c) and c not in allowed for c in value):
+            problems.append(_("%(column)s must not contain control characters", column=column)
+                            if allowed else _("%(column)s must be one line without control characters",
+                                              column=column))
+    return problems
+
+
+def _is_control(c: str) -> bool:
+    return unicodedata.category(c) in ("Cc", "Zl", "Zp")
 
 
 def _stored(product: Product, key: str):
@@ -314,28 +334,14 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:200]
 
 
-def _decimal(text: str) -> Decimal | None:
-    try:
-        value = Decimal(text.replace(",", "."))
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
 def _cents(text: str) -> int | None:
-    value = _decimal(text)
-    if value is None or value < 0 or value != value.quantize(Decimal("0.01")):
-        return None
-    cents = int(value * 100)
-    return cents if cents <= MAX_PRICE_CENTS else None
+    cents = euro_cents(text)
+    return cents if cents is not None and cents <= MAX_PRICE_CENTS else None
 
 
 def _int(text: str, low: int, high: int) -> int | None:
-    try:
-        value = int(text)
-    except ValueError:
-        return None
-    return value if low <= value <= high else None
+    value = whole_number(text)
+    return value if value is not None and low <= value <= high else None
 
 
 def _flag(text: str | None, default: bool) -> bool | None:
