@@ -9,7 +9,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.routing import Mount, Router
 from starlette_wtf import CSRFProtectMiddleware
 
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             HTTPException: http_error,
             CsrfFailure: csrf_failure,
             TooMany: too_many,
+            ClientDisconnect: client_left,
             Exception: server_error,
         },
     )
@@ -146,6 +148,11 @@ def _secret_field(name: str) -> bool:
 async def too_many(request: Request, exc: TooMany):
     return render(request, "errors/error.html", {"status": 429, "retry_after": exc.retry_after},
                   status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+
+async def client_left(request: Request, exc: ClientDisconnect):
+    """The client went away while sending: no one to answer, and nothing broke."""
+    return Response(status_code=400)
 
 
 async def server_error(request: Request, exc: Exception):

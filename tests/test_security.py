@@ -230,3 +230,40 @@ def test_a_bad_trusted_proxy_setting_is_named(monkeypatch):
     monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, kaputt")
     with pytest.raises(RuntimeError, match="TRUSTED_PROXIES"):
         Settings.from_environ()
+
+
+def test_a_client_that_leaves_mid_request_is_no_server_error(app, client, caplog):
+    import asyncio
+
+    client.get("/")  # the app has started
+    messages = [{"type": "http.request", "body": b"csrf_token=abc&prod", "more_body": True},
+                {"type": "http.disconnect"}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/cart/items", "raw_path": b"/cart/items",
+             "query_string": b"", "root_path": "", "scheme": "http", "server": ("testserver", 80),
+             "client": ("127.0.0.1", 5000), "http_version": "1.1", "app": app,
+             "headers": [(b"content-type", b"application/x-www-form-urlencoded"), (b"host", b"testserver")]}
+    asyncio.run(app(scope, receive, send))
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert sent[0]["status"] == 400
+
+
+@pytest.mark.parametrize("content_type,body", [
+    ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--xyz"),
+    ("multipart/form-data", b"garbage"),
+    ("multipart/form-data; boundary=", b"\xff\xfe"),
+    ("application/x-www-form-urlencoded", b"\xff\xfe=%ZZ&a=%"),
+    ("text/plain", b"hello"),
+])
+def test_malformed_bodies_get_a_4xx_and_no_error_in_the_log(client, caplog, content_type, body):
+    client.get("/")
+    response = client.post("/cart/items", content=body, headers={"content-type": content_type})
+    assert 400 <= response.status_code < 500
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
