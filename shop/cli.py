@@ -5,7 +5,6 @@ import argparse
 import getpass
 import os
 import sys
-import time
 from pathlib import Path
 
 from shop.config import DATA_DIR, Settings
@@ -86,23 +85,19 @@ def cmd_import_csv(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    from shop.accounts.service import remove_expired_sessions
+    from shop import worker
     from shop.app import create_app
-    from shop.db import with_connection
-    from shop.mail.outbox import deliver_due
-    from shop.wishlist.service import notify_back_in_stock
 
     settings = _settings()
     create_app(settings)  # connects, and sets up the templates mail is written with
-    while True:
-        with_connection(notify_back_in_stock, settings)
-        with_connection(remove_expired_sessions)
-        sent, failed = with_connection(deliver_due, settings.mail)
-        if sent or failed:
-            print(f"mail: {sent} sent, {failed} to retry", flush=True)
-        if args.once:
-            return 0
-        time.sleep(args.interval)
+
+    def report(results: dict) -> None:
+        mail = results.get("mail")
+        if isinstance(mail, tuple) and any(mail):
+            print(f"mail: {mail[0]} sent, {mail[1]} not sent", flush=True)
+
+    worker.run(settings, interval=args.interval, once=args.once, report=report)
+    return 0
 
 
 def cmd_create_admin(args) -> int:

@@ -11,17 +11,29 @@ from email import policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from shop import cli
-from shop.db import now
-from shop.mail.outbox import deliver_due
+from shop import cli, worker
+from shop.accounts.models import User
+from shop.catalog.models import Product
+from shop.db import db, now
+from shop.mail import outbox
 from shop.mail.models import OutboxMessage
+from shop.mail.outbox import deliver_due
+from shop.wishlist.models import WishlistItem
 from shop.orders.models import Order
 from shop.orders.service import transition
 
 
 class Inbox:
+    """Keeps what it receives; refuses recipients at `refused.example` for good (550)."""
+
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.endswith("@refused.example"):
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
@@ -126,3 +138,61 @@ def test_worker_and_order_commands(order, smtp, settings, monkeypatch, capsys):
     assert cli.main(["order", "2000-000000", "paid"]) == 2
     assert cli.main(["worker", "--once"]) == 0
     assert len(inbox.messages) == 3
+
+
+def test_a_message_that_can_never_be_sent_is_marked_failed_and_the_next_goes(order, smtp, mail_settings, settings):
+    _, inbox = smtp
+    with db.atomic():
+        outbox.enqueue(outbox.compose(settings, "niemand@refused.example", "Test", "account_exists",
+                                      {"user": User(name="Niemand"), "link": "x"}))
+        outbox.enqueue(outbox.compose(settings, "lea@example.org", "Danach", "account_exists",
+                                      {"user": User(name="Lea"), "link": "x"}))
+    assert deliver_due(mail_settings) == (2, 1)
+    refused = OutboxMessage.get(OutboxMessage.recipient == "niemand@refused.example")
+    assert refused.failed_at is not None and "550" in refused.last_error
+    assert sorted(m["To"] for m in inbox.messages) == ["anna@example.org", "lea@example.org"]
+    assert deliver_due(mail_settings) == (0, 0)  # not tried again
+
+
+def test_a_product_name_with_a_line_break_cannot_break_the_mail(customer_with_wish, smtp, mail_settings, settings):
+    """An imported name with a line break once stopped every mail: the subject stays one line."""
+    _, inbox = smtp
+    product = customer_with_wish
+    Product.update(name="Tee\r\nBcc: alle@example.org", stock=5).where(Product.id == product.id).execute()
+    results = worker.run_round(replace(settings, mail=mail_settings))
+    assert results["back-in-stock mail"] == 1 and results["mail"] == (1, 0)
+    [message] = inbox.messages
+    assert message["Subject"] == "Tee Bcc: alle@example.org ist wieder erhältlich" and message["Bcc"] is None
+
+
+def test_the_worker_outlives_a_failing_job(order, smtp, mail_settings, settings, monkeypatch, caplog):
+    _, inbox = smtp
+
+    def broken(settings):
+        raise RuntimeError("database away")
+
+    monkeypatch.setattr(worker, "notify_back_in_stock", broken)
+    results = worker.run_round(replace(settings, mail=mail_settings))
+    assert isinstance(results["back-in-stock mail"], RuntimeError)
+    assert results["mail"] == (1, 0) and len(inbox.messages) == 1  # the other jobs ran
+    assert "runs again next round" in caplog.text
+
+
+def test_a_mail_that_cannot_be_composed_is_recorded_as_failed(customer_with_wish, settings, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("template broken")
+
+    monkeypatch.setattr(outbox, "compose", broken)
+    Product.update(stock=5).where(Product.id == customer_with_wish.id).execute()
+    assert worker.run_round(settings)["back-in-stock mail"] == 1
+    failed = OutboxMessage.get()
+    assert failed.failed_at is not None and "template broken" in failed.last_error
+
+
+@pytest.fixture
+def customer_with_wish(make_product, database):
+    """A customer waiting for a sold-out product."""
+    user = User.create(email="lea@example.org", name="Lea", password_hash="x")
+    product = make_product("Tee", stock=0)
+    WishlistItem.create(user=user, product=product, waiting_for_stock=True)
+    return product

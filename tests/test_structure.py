@@ -10,7 +10,7 @@ import pytest
 
 SHOP = Path(__file__).resolve().parent.parent / "shop"
 PLUMBING = {"config", "db", "web", "security", "forms", "i18n", "auth", "ratelimit"}
-ASSEMBLY = {"app", "cli", "__main__", "__init__", "migrations"}
+ASSEMBLY = {"app", "cli", "worker", "__main__", "__init__", "migrations"}
 
 
 def module_name(path: Path) -> str:
@@ -82,7 +82,7 @@ def test_no_import_cycle_between_areas():
 def test_no_area_imports_the_app_or_the_commands():
     for name, path in modules().items():
         if area_of(name) not in ASSEMBLY:
-            assert not {"shop.app", "shop.cli"} & imports_of(name, path), name
+            assert not {"shop.app", "shop.cli", "shop.worker"} & imports_of(name, path), name
 
 
 def test_catalogue_knows_nothing_of_carts_orders_or_accounts():

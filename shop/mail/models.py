@@ -15,4 +15,5 @@ class OutboxMessage(BaseModel):
     next_attempt_at = DateTimeField(default=now, index=True)
     claimed_until = DateTimeField(null=True)
     sent_at = DateTimeField(null=True, index=True)
+    failed_at = DateTimeField(null=True)  # given up: it can never be sent (see last_error)
     last_error = TextField(default="")

@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 import smtplib
 import ssl
+import unicodedata
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("shop.mail")
 
 MAX_BACKOFF = dt.timedelta(hours=1)
+MAX_ATTEMPTS = 30  # about a day of retries, most of them an hour apart
 CLAIM_FOR = dt.timedelta(minutes=2)
 _templates: jinja2.Environment | None = None
 
@@ -58,9 +60,9 @@ def compose(
     """A message with a plain-text and an HTML body from `mail/<template>.txt|.html`."""
     context = {"settings": settings, **context}
     message = EmailMessage()
-    message["From"] = settings.mail.sender
-    message["To"] = to
-    message["Subject"] = subject
+    message["From"] = header_value(settings.mail.sender)
+    message["To"] = header_value(to)
+    message["Subject"] = header_value(subject)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=settings.base_url.split("//")[-1].split(":")[0].split("/")[0])
     # Quoted-printable keeps every line short, as SMTP requires, whatever the text.
@@ -72,6 +74,13 @@ def compose(
     return message
 
 
+def header_value(text: str) -> str:
+    """One line for a mail header: line breaks and other control characters (from a
+    product name, say) become spaces, so no one can add a header of their own."""
+    return " ".join("".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
+                            for c in str(text)).split())
+
+
 def enqueue(message: EmailMessage) -> OutboxMessage:
     """Store the message for delivery; call inside the transaction that caused it."""
     return OutboxMessage.create(
@@ -80,12 +89,23 @@ def enqueue(message: EmailMessage) -> OutboxMessage:
     )
 
 
+def enqueue_failed(to: str, subject: str, error: Exception) -> OutboxMessage:
+    """Record a mail that could not even be written, with why, where its sent siblings are."""
+    log.error("Mail to %s could not be composed: %r", header_value(to), error)
+    return OutboxMessage.create(recipient=header_value(to)[:254], subject=header_value(subject)[:254],
+                                message="", failed_at=now(), last_error=repr(error)[:500])
+
+
 def deliver_due(config: Mail, limit: int = 100) -> tuple[int, int]:
-    """Send what is due; returns (sent, failed). Failures are retried later, with backoff."""
+    """Send what is due; returns (sent, not sent). A message that fails for a passing
+    reason (server away, 4xx) is retried with backoff; one that can never go (refused
+    recipient, 5xx, broken message) or fails MAX_ATTEMPTS times is marked failed with its
+    error. Either way the next message goes on."""
     sent = failed = 0
     due = (
         OutboxMessage.select(OutboxMessage.id)
-        .where(OutboxMessage.sent_at.is_null() & (OutboxMessage.next_attempt_at <= now()))
+        .where(OutboxMessage.sent_at.is_null() & OutboxMessage.failed_at.is_null()
+               & (OutboxMessage.next_attempt_at <= now()))
         .order_by(OutboxMessage.next_attempt_at)
         .limit(limit)
     )
@@ -95,9 +115,12 @@ def deliver_due(config: Mail, limit: int = 100) -> tuple[int, int]:
             continue  # another worker has it
         try:
             _send(config, message)
-        except (OSError, smtplib.SMTPException) as error:
+        except Exception as error:  # noqa: BLE001 - one message never stops the others
             failed += 1
-            _retry_later(message, error)
+            if _passing(error):
+                _retry_later(message, error)
+            else:
+                _give_up(message, error)
         else:
             sent += 1
             with write():
@@ -105,6 +128,15 @@ def deliver_due(config: Mail, limit: int = 100) -> tuple[int, int]:
                     OutboxMessage.id == message.id
                 ).execute()
     return sent, failed
+
+
+def _passing(error: Exception) -> bool:
+    """Worth another try later: the server is away or says "not now" (4xx)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    return isinstance(error, (OSError, smtplib.SMTPServerDisconnected))
 
 
 def _claim(message_id: int) -> OutboxMessage | None:
@@ -125,12 +157,23 @@ def _claim(message_id: int) -> OutboxMessage | None:
 
 def _retry_later(message: OutboxMessage, error: Exception) -> None:
     attempts = message.attempts + 1
+    if attempts >= MAX_ATTEMPTS:
+        _give_up(message, error)
+        return
     delay = min(dt.timedelta(seconds=30 * 2 ** (attempts - 1)), MAX_BACKOFF)
     log.warning("Mail %s to %s failed (attempt %d): %s", message.id, message.recipient, attempts, error)
     with write():
         OutboxMessage.update(
             attempts=attempts, next_attempt_at=now() + delay, claimed_until=None,
             last_error=str(error)[:500],
+        ).where(OutboxMessage.id == message.id).execute()
+
+
+def _give_up(message: OutboxMessage, error: Exception) -> None:
+    log.error("Mail %s to %s failed for good: %r", message.id, message.recipient, error)
+    with write():
+        OutboxMessage.update(
+            attempts=message.attempts + 1, failed_at=now(), claimed_until=None, last_error=repr(error)[:500],
         ).where(OutboxMessage.id == message.id).execute()
 
 

@@ -51,10 +51,13 @@ def notify_back_in_stock(settings) -> int:
         )
         for item in back:
             with in_language(item.user.language):
-                outbox.enqueue(outbox.compose(
-                    settings, item.user.email, _("%(name)s is available again", name=item.product.name),
-                    "wishlist_back_in_stock",
-                    {"user": item.user, "product": item.product,
-                     "link": outbox.link(settings, "catalog:product_detail", slug=item.product.slug)}))
+                subject = _("%(name)s is available again", name=item.product.name)
+                try:
+                    outbox.enqueue(outbox.compose(
+                        settings, item.user.email, subject, "wishlist_back_in_stock",
+                        {"user": item.user, "product": item.product,
+                         "link": outbox.link(settings, "catalog:product_detail", slug=item.product.slug)}))
+                except Exception as error:  # noqa: BLE001 - one broken mail never stops the others
+                    outbox.enqueue_failed(item.user.email, subject, error)
             WishlistItem.update(waiting_for_stock=False).where(WishlistItem.id == item.id).execute()
         return len(back)
