@@ -3,8 +3,10 @@ mail preferences, and nobody seeing another customer's things."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from starlette.testclient import TestClient
 
 from shop.accounts.models import Address, Consent, User
@@ -16,7 +18,7 @@ from shop.orders.service import order_token
 from shop.wishlist.models import WishlistItem
 from shop.wishlist.service import notify_back_in_stock
 from tests.conftest import Shopper
-from tests.test_accounts import PASSWORD, login, register
+from tests.test_accounts import PASSWORD, last_link, login, register
 
 
 @pytest.fixture
@@ -158,16 +160,48 @@ def test_a_mail_when_a_wished_item_is_back(customer, make_product, settings, dat
     assert OutboxMessage.select().order_by(OutboxMessage.id.desc()).get().subject == "Tee ist wieder erhältlich"
 
 
-def test_an_account_from_a_guest_order(app, shopper, make_product, database):
+def test_an_account_from_a_guest_order_proves_the_address_first(app, shopper, make_product, database):
     location = shopper.buy(make_product("Tee")).headers["location"]
     token = location.split("token=")[1]
     number = location.split("/")[2].split("?")[0]
     assert "Ihre Bestellungen in einem Konto" in shopper.client.get(location).text
+    # The order link alone creates nothing and signs no one in: a link goes to the order's address.
     response = shopper.post(f"/orders/{number}/account", {"token": token, "password": PASSWORD})
+    assert response.status_code == 200 and "Bitte prüfen Sie Ihr Postfach" in response.text
+    assert not User.select().exists() and "auth" not in shopper.client.cookies.get("session", "")
+    link = last_link(f"/orders/{number}/account/confirm")
+    assert OutboxMessage.select().order_by(OutboxMessage.id.desc()).get().recipient == "anna@example.org"
+    assert "Ihre Adresse anna@example.org ist bestätigt" in shopper.client.get(link).text
+    response = shopper.post(link, {"password": PASSWORD})
     assert response.headers["location"] == "/account/orders"
-    assert Order.get().user.email == "anna@example.org"
+    user = User.get()
+    assert user.email == "anna@example.org" and user.verified and Order.get().user_id == user.id
     assert number in shopper.client.get("/account/orders").text
-    assert shopper.post(f"/orders/{number}/account", {"token": "forged", "password": PASSWORD}).status_code == 404
+    assert shopper.client.get(link).status_code == 400  # the order has its account now
+    assert shopper.post(f"/orders/{number}/account", {"token": "forged"}).status_code == 404
+
+
+def test_order_links_expire_and_a_fresh_one_is_mailed_on_request(shopper, make_product, settings, database):
+    location = shopper.buy(make_product("Tee")).headers["location"]
+    number = location.split("/")[2].split("?")[0]
+
+    class NinetyOneDaysAgo(TimestampSigner):
+        def get_timestamp(self):
+            return int(time.time()) - 91 * 24 * 3600
+
+    old = URLSafeTimedSerializer(settings.secret_key, salt="order-link", signer=NinetyOneDaysAgo).dumps(number)
+    page = shopper.client.get(f"/orders/{number}?token={old}")
+    assert page.status_code == 403 and "Dieser Link ist abgelaufen" in page.text and "Tee" not in page.text
+    sent = shopper.post(f"/orders/{number}/link", {"token": old})
+    assert sent.status_code == 200 and "neuen Link" in sent.text
+    fresh = last_link(f"/orders/{number}?token=")
+    assert OutboxMessage.select().order_by(OutboxMessage.id.desc()).get().recipient == "anna@example.org"
+    assert "Tee" in shopper.client.get(fresh).text
+    assert shopper.post(f"/orders/{number}/link", {"token": "forged"}).status_code == 404
+    assert shopper.client.get(f"/orders/{number}?token=forged").status_code == 404
+    for _ in range(2):
+        shopper.post(f"/orders/{number}/link", {"token": old})
+    assert shopper.post(f"/orders/{number}/link", {"token": old}).status_code == 429  # no mail bomb
 
 
 def test_nobody_sees_another_customers_things(app, customer, make_product, settings, database):

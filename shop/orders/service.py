@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from peewee import IntegrityError
 
 from shop.mail import outbox
 from shop.accounts import passwords
 from shop.accounts.models import User
-from shop.accounts.service import verification_mail
 from shop.cart.models import Cart, CartLine
 from shop.cart.service import CartItem, CartView, view_of
 from shop.catalog import availability
@@ -182,23 +181,53 @@ def transition(settings, order: Order, status: str, actor: str, note: str = "",
         return order
 
 
+# -- the signed link in order mail ---------------------------------------------------
+
+VALID, EXPIRED = "valid", "expired"
+
+
+def _link_signer(settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key, salt="order-link")
+
+
 def order_token(settings, number: str) -> str:
-    return URLSafeSerializer(settings.secret_key, salt="order-link").dumps(number)
+    return _link_signer(settings).dumps(number)
+
+
+def order_for_link(settings, number: str, token: str | None) -> tuple[str | None, Order | None]:
+    """(VALID, order) for a live link to this order, (EXPIRED, order) for one past
+    ORDER_LINK_DAYS, (None, None) for anything else: a number alone shows nothing."""
+    if not token:
+        return None, None
+    try:
+        signed = _link_signer(settings).loads(token, max_age=settings.order_link_days * 24 * 3600)
+        state = VALID
+    except SignatureExpired:
+        signed, state = _link_signer(settings).loads(token), EXPIRED
+    except BadSignature:
+        return None, None
+    if signed != number:
+        return None, None
+    order = Order.get_or_none(Order.number == number)
+    return (state, order) if order else (None, None)
 
 
 def order_for_token(settings, number: str, token: str | None) -> Order | None:
-    """The order, if `token` is the signed link for its number; a number alone shows nothing."""
-    try:
-        if not token or URLSafeSerializer(settings.secret_key, salt="order-link").loads(token) != number:
-            return None
-    except BadSignature:
-        return None
-    return Order.get_or_none(Order.number == number)
+    """The order, if `token` is a live link to it."""
+    state, order = order_for_link(settings, number, token)
+    return order if state == VALID else None
 
 
 def order_url(settings, order: Order) -> str:
     return outbox.link(settings, "orders:show", number=order.number,
-                     query={"token": order_token(settings, order.number)})
+                       query={"token": order_token(settings, order.number)})
+
+
+def mail_fresh_link(settings, order: Order) -> None:
+    """A new link to the order, to the address it was placed with."""
+    with write():
+        outbox.enqueue(outbox.compose(settings, order.email, _("Your link to order %(number)s", number=order.number),
+                                      "order_link", {"order": order, "link": order_url(settings, order)}))
 
 
 def confirmation_mail(settings, order: Order):
@@ -235,15 +264,17 @@ class OrderPage:
     events: list[OrderEvent]
 
 
-def order_page(settings, number: str, token: str | None, user_id: int | None = None) -> OrderPage | None:
-    """The order for the holder of its signed link, or for its owner; otherwise None."""
-    order = order_for_token(settings, number, token)
-    if order is None and user_id is not None:
-        order = Order.get_or_none((Order.number == number) & (Order.user == user_id))
-    if order is None:
-        return None
-    return OrderPage(order, list(order.lines.order_by(OrderLine.id)),
-                     list(order.events.order_by(OrderEvent.created_at, OrderEvent.id)))
+def order_page(settings, number: str, token: str | None,
+               user_id: int | None = None) -> tuple[str | None, OrderPage | None]:
+    """(VALID, the page) for its owner or the holder of a live link; (EXPIRED, None) for
+    the holder of an expired link; (None, None) for anyone else."""
+    state, order = order_for_link(settings, number, token)
+    if user_id is not None and (owned := Order.get_or_none((Order.number == number) & (Order.user == user_id))):
+        state, order = VALID, owned
+    if state != VALID or order is None:
+        return state, None
+    return VALID, OrderPage(order, list(order.lines.order_by(OrderLine.id)),
+                            list(order.events.order_by(OrderEvent.created_at, OrderEvent.id)))
 
 
 def order_history(user_id: int) -> list[Order]:
@@ -259,14 +290,45 @@ def lines_to_reorder(number: str, user_id: int) -> list[tuple[int, int]] | None:
             for line in order.lines.where(OrderLine.product.is_null(False)).order_by(OrderLine.id)]
 
 
-def account_from_order(settings, order, password: str) -> User | None:
-    """An account for a guest order's address, owning that order; None if the address
-    already has an account."""
+# -- an account from a guest order ---------------------------------------------------
+
+ACCOUNT_LINK_MAX_AGE = 3 * 24 * 3600
+
+
+def _account_signer(settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.secret_key, salt="order-account")
+
+
+def mail_account_link(settings, order: Order) -> None:
+    """Creating an account proves the address first, as registration does: a mailed
+    link to the page where the password is chosen."""
+    token = _account_signer(settings).dumps({"number": order.number, "email": order.email})
+    with write():
+        outbox.enqueue(outbox.compose(
+            settings, order.email, _("Your customer account at %(shop)s", shop=settings.merchant.name),
+            "order_account", {"order": order, "link": outbox.link(
+                settings, "orders:confirm_account", number=order.number, query={"token": token})}))
+
+
+def order_for_account_link(settings, number: str, token: str) -> Order | None:
+    """The guest order a mailed account link is for, while it still has no account."""
+    try:
+        data = _account_signer(settings).loads(token, max_age=ACCOUNT_LINK_MAX_AGE)
+    except BadSignature:  # SignatureExpired included
+        return None
+    if not isinstance(data, dict) or data.get("number") != number:
+        return None
+    return Order.get_or_none((Order.number == number) & (Order.email == data.get("email"))
+                             & Order.user.is_null())
+
+
+def account_from_order(order: Order, password: str) -> User | None:
+    """An account for a guest order's (proven) address, owning that address's guest
+    orders; None if the address already has an account."""
     with write():
         if User.select().where(User.email == order.email).exists():
             return None
         user = User.create(email=order.email, name=order.billing_address.get("name", ""),
-                           password_hash=passwords.hash_password(password))
-        Order.update(user=user).where(Order.id == order.id).execute()
-        outbox.enqueue(verification_mail(settings, user))
+                           password_hash=passwords.hash_password(password), email_verified_at=now())
+        Order.update(user=user).where((Order.email == order.email) & Order.user.is_null()).execute()
         return user
