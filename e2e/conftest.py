@@ -3,6 +3,7 @@ database, Chromium (Debian's where installed) with JavaScript on and off."""
 from __future__ import annotations
 
 import email
+import itertools
 import os
 import socket
 import subprocess
@@ -53,7 +54,10 @@ def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 60
 def shop_env(tmp_path_factory) -> dict:
     """The environment the shop runs in: its database, media and secret."""
     data = tmp_path_factory.mktemp("shop")
-    env = dict(os.environ, DEBUG="1", SECRET_KEY="e2e-secret", MEDIA_DIR=str(data / "media"))
+    # The browser stands behind a "proxy" (itself) that names a client address of its
+    # own per test, so per-client rate limits count each journey apart.
+    env = dict(os.environ, DEBUG="1", SECRET_KEY="e2e-secret", MEDIA_DIR=str(data / "media"),
+               TRUSTED_PROXIES="127.0.0.1")
     env.pop("SMTP_HOST", None)
     if env.get("DATABASE_URL", "").startswith("postgres"):
         env["DEMO_DATABASE_URL"] = env["DATABASE_URL"]
@@ -110,11 +114,20 @@ def javascript(request) -> bool:
     return request.param
 
 
+_client_numbers = itertools.count(1)
+
+
+def client_address() -> str:
+    """A client address of its own for each browser context (see shop_env)."""
+    n = next(_client_numbers)
+    return f"198.51.{n // 250}.{n % 250 + 1}"
+
+
 @pytest.fixture
 def page(request, browser, base_url, javascript):
     context = browser.new_context(
         base_url=base_url, java_script_enabled=javascript, viewport={"width": 1280, "height": 900},
-        locale="de-DE",
+        locale="de-DE", extra_http_headers={"X-Forwarded-For": client_address()},
     )
     context.set_default_timeout(10_000)
     page = context.new_page()

@@ -32,7 +32,7 @@ def test_browse_from_home_to_a_product(page):
     page.get_by_role("link", name="Bio-Müsli Beere").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Bio-Müsli Beere")
     expect(page.locator(".product-info").get_by_text("(9,98 € / 1 kg)")).to_be_visible()
-    expect(page.get_by_role("link", name="zzgl. Versand")).to_have_attribute("href", "/shipping")
+    expect(page.locator(".product-info").get_by_role("link", name="zzgl. Versand")).to_have_attribute("href", "/shipping")
     breadcrumb = page.get_by_role("navigation", name="Brotkrumennavigation")
     expect(breadcrumb.get_by_role("link", name="Lebensmittel")).to_be_visible()
 
@@ -110,9 +110,10 @@ def test_open_a_product_from_the_listing(page):
     page.goto("/products?category=kaffee-tee")
     card = product_cards(page).first
     name = card.locator("h3").inner_text()
-    card.get_by_role("link").click()
+    expect(card.get_by_text("inkl. MwSt., zzgl. Versand")).to_be_visible()  # beside every price
+    card.get_by_role("link", name=name).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(name)
-    expect(page.get_by_text("inkl. MwSt., zzgl. Versand", exact=True)).to_be_visible()
+    expect(page.locator(".product-info").get_by_text("inkl. MwSt., zzgl. Versand")).to_be_visible()
 
 
 def test_switch_to_dark_mode(page):

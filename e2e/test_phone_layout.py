@@ -12,7 +12,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from e2e.conftest import EXPECTED_CONSOLE, SCREENSHOTS, fill_address
+from e2e.conftest import EXPECTED_CONSOLE, SCREENSHOTS, client_address, fill_address
 from e2e.test_account_journeys import PASSWORD, register, sign_in
 from e2e.test_checkout_journeys import add_to_cart
 
@@ -163,6 +163,7 @@ class Phone:
 def phone(request, browser, base_url, javascript):
     context = browser.new_context(
         base_url=base_url, java_script_enabled=javascript, viewport=PHONE, has_touch=True, locale="de-DE",
+        extra_http_headers={"X-Forwarded-For": client_address()},
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -228,10 +229,10 @@ def test_shop_pages_fit_a_phone(phone, javascript):
 
 @pytest.fixture(scope="session")
 def customer(browser, base_url) -> str:
-    """One registered customer for both runs: registering is rate-limited per client,
-    and the account journeys use most of that up."""
+    """One registered customer for both runs."""
     address = long_address("kundin")
-    context = browser.new_context(base_url=base_url, viewport=PHONE, locale="de-DE")
+    context = browser.new_context(base_url=base_url, viewport=PHONE, locale="de-DE",
+                                  extra_http_headers={"X-Forwarded-For": client_address()})
     register(context.new_page(), address)
     context.close()
     return address

@@ -25,7 +25,7 @@ from shop.catalog import routes as catalog
 from shop.catalog.queries import navigation
 from shop.checkout import routes as checkout
 from shop.config import Settings
-from shop.db import connect, run_db
+from shop.db import DatabaseBusy, connect, run_db
 from shop.legal import routes as legal
 from shop.mail import outbox
 from shop.orders import routes as orders
@@ -44,11 +44,12 @@ from shop.wishlist import routes as wishlist
 log = logging.getLogger("shop")
 
 MAX_BODY_BYTES = 1024 * 1024
+RETRY_AFTER_BUSY = 5  # seconds
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_environ()
-    connect(settings.database_url)
+    connect(settings.database_url, settings.database_wait_seconds)
 
     routes = [
         *catalog.routes, *cart.routes, *checkout.routes, *orders.routes, *accounts.routes,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             CsrfFailure: csrf_failure,
             TooMany: too_many,
             ClientDisconnect: client_left,
+            DatabaseBusy: database_busy,
             Exception: server_error,
         },
     )
@@ -129,8 +131,7 @@ async def csrf_failure(request: Request, exc: CsrfFailure):
     a password or a token); a cross-site or forged one is refused and logged."""
     fields: list[tuple[str, str]] = []
     if exc.retryable:
-        form = await form_data(request)
-        fields = [(name, value) for name, value in form.multi_items() if not _secret_field(name)]
+        fields = await _typed_fields(request)
     else:
         log.warning("Refused %s %s from %s: %s", request.method, request.url.path,
                     request.client.host if request.client else "?", exc.reason)
@@ -141,8 +142,23 @@ async def csrf_failure(request: Request, exc: CsrfFailure):
     )
 
 
-def _secret_field(name: str) -> bool:
-    return any(word in name.lower() for word in ("password", "token", "current"))
+async def database_busy(request: Request, exc: DatabaseBusy):
+    """The database stayed locked past the wait limit: nothing was written, the cart is
+    as it was, and what was typed can be sent again in a moment."""
+    log.warning("Database busy on %s %s: %s", request.method, request.url.path, exc)
+    fields = await _typed_fields(request) if request.method == "POST" else []
+    headers = {"Retry-After": str(RETRY_AFTER_BUSY), "Cache-Control": "no-store"}
+    if is_htmx(request):
+        headers.update({"HX-Retarget": "#main", "HX-Reswap": "innerHTML"})
+    return render(request, "errors/busy.html", {"fields": fields, "action": request.url.path},
+                  fragment="fragments/errors/busy.html", status_code=503, headers=headers)
+
+
+async def _typed_fields(request: Request) -> list[tuple[str, str]]:
+    """What the shopper typed into the form, to send again; never a password or a token."""
+    form = await form_data(request)
+    return [(name, value) for name, value in form.multi_items()
+            if not any(word in name.lower() for word in ("password", "token", "current"))]
 
 
 async def too_many(request: Request, exc: TooMany):

@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import threading
+import time
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Callable, TypeVar
 from urllib.parse import urlparse
 
 import anyio
-from peewee import Database, DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase, TextField
+from peewee import Database, DatabaseProxy, Model, OperationalError, PostgresqlDatabase, SqliteDatabase, TextField
 from playhouse.migrations import Runner
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
@@ -36,7 +37,6 @@ SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "synchronous": "full",
     "foreign_keys": 1,
-    "busy_timeout": 10_000,
     "cache_size": -32_000,
     "mmap_size": 1 << 30,
     "temp_store": "memory",
@@ -44,6 +44,12 @@ SQLITE_PRAGMAS = {
 # Two cores: more threads than this only queue up behind the GIL and each other,
 # and a few warm connections beat many cold ones.
 DB_THREADS = 8
+DEFAULT_WAIT_SECONDS = 5.0
+
+
+class DatabaseBusy(Exception):
+    """A write could not get the database within the wait limit (another program holds
+    it, or the shop is overloaded); nothing was written. The shop answers 503."""
 
 
 class JSONField(TextField):
@@ -67,7 +73,8 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def make_database(url: str) -> Database:
+def make_database(url: str, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Database:
+    """The database for a URL; a write waits at most `wait_seconds` for a lock."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = url.removeprefix("sqlite:///")
@@ -75,27 +82,41 @@ def make_database(url: str) -> Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # IMMEDIATE: a transaction that reads, then writes, holds the write lock
         # from its start, so it never fails halfway with "database is locked".
-        return PooledSqliteDatabase(
+        database = PooledSqliteDatabase(
             path,
-            pragmas=SQLITE_PRAGMAS,
+            pragmas={**SQLITE_PRAGMAS, "busy_timeout": int(wait_seconds * 1000)},
             lock_type="IMMEDIATE",
-            timeout=10,
+            timeout=wait_seconds,
             max_connections=64,
             stale_timeout=600,
             autoconnect=False,
             check_same_thread=False,
         )
-    if parsed.scheme in ("postgres", "postgresql"):
-        return PooledPostgresqlDatabase(
-            url, max_connections=32, stale_timeout=600, autoconnect=False
+    elif parsed.scheme in ("postgres", "postgresql"):
+        database = PooledPostgresqlDatabase(
+            url, max_connections=32, stale_timeout=600, autoconnect=False,
+            options=f"-c lock_timeout={int(wait_seconds * 1000)}",
         )
-    raise ValueError(f"Unsupported DATABASE_URL scheme: {parsed.scheme!r}")
+    else:
+        raise ValueError(f"Unsupported DATABASE_URL scheme: {parsed.scheme!r}")
+    database.wait_seconds = wait_seconds
+    return database
 
 
-def connect(url: str) -> Database:
-    database = make_database(url)
+def connect(url: str, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Database:
+    database = make_database(url, wait_seconds)
     db.initialize(database)
     return database
+
+
+def is_busy(error: Exception) -> bool:
+    """A lock that was not granted in time: SQLite's "database is locked", PostgreSQL's
+    lock timeout."""
+    if isinstance(error, DatabaseBusy):
+        return True
+    text = str(error).lower()
+    return isinstance(error, OperationalError) and any(
+        word in text for word in ("database is locked", "lock timeout", "database is busy"))
 
 
 def is_postgres() -> bool:
@@ -110,8 +131,10 @@ class _WriteQueue:
     """Write transactions on SQLite take turns on a file lock shared by all processes.
 
     SQLite allows one writer at a time; a writer that finds it busy polls, sleeping
-    in steps of up to 100 ms, which puts long stalls into a busy shop. A blocking
-    flock() wakes the next writer as soon as the current one commits.
+    in steps of up to 100 ms, which puts long stalls into a busy shop. The threads of
+    one process queue on a lock that wakes the next at once; between processes the
+    file lock is tried in steps of at most 10 ms. Nobody waits longer than the wait
+    limit: then DatabaseBusy.
     """
 
     def __init__(self):
@@ -122,11 +145,17 @@ class _WriteQueue:
         self._thread_lock = threading.Lock()
 
     @contextmanager
-    def turn(self, path: str):
+    def turn(self, path: str, wait_seconds: float):
         depth = getattr(self._local, "depth", 0)
         if depth == 0:
-            self._thread_lock.acquire()
-            fcntl.flock(self._file(path), fcntl.LOCK_EX)
+            deadline = time.monotonic() + wait_seconds
+            if not self._thread_lock.acquire(timeout=wait_seconds):
+                raise DatabaseBusy(f"no write turn within {wait_seconds} s")
+            try:
+                self._lock_file(path, deadline)
+            except BaseException:
+                self._thread_lock.release()
+                raise
         self._local.depth = depth + 1
         try:
             yield
@@ -135,6 +164,18 @@ class _WriteQueue:
             if depth == 0:
                 fcntl.flock(self._file(path), fcntl.LOCK_UN)
                 self._thread_lock.release()
+
+    def _lock_file(self, path: str, deadline: float) -> None:
+        pause = 0.001
+        while True:
+            try:
+                fcntl.flock(self._file(path), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusy("another process holds the write lock") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.01)
 
     def _file(self, path: str) -> int:
         with self._files_guard:
@@ -148,13 +189,20 @@ _write_queue = _WriteQueue()
 
 @contextmanager
 def write():
-    """A write transaction; on SQLite, writers wait their turn in a queue (see _WriteQueue)."""
-    if is_sqlite() and db.obj.database != ":memory:":
-        with _write_queue.turn(db.obj.database), db.atomic():
-            yield
-    else:
-        with db.atomic():
-            yield
+    """A write transaction; on SQLite, writers wait their turn in a queue (see _WriteQueue).
+    Raises DatabaseBusy, having written nothing, when the database stays locked."""
+    wait = getattr(db.obj, "wait_seconds", DEFAULT_WAIT_SECONDS)
+    try:
+        if is_sqlite() and db.obj.database != ":memory:":
+            with _write_queue.turn(db.obj.database, wait), db.atomic():
+                yield
+        else:
+            with db.atomic():
+                yield
+    except OperationalError as error:
+        if is_busy(error):
+            raise DatabaseBusy(str(error)) from error
+        raise
 
 
 def locked(query):
@@ -196,6 +244,25 @@ def ping() -> bool:
     try:
         with db.connection_context():
             db.execute_sql("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+def writable(wait_seconds: float = 1.0) -> bool:
+    """Whether a write could start now: on SQLite, the write lock is free within
+    `wait_seconds`; on PostgreSQL, the server is not read-only."""
+    try:
+        with db.connection_context():
+            if is_postgres():
+                return db.execute_sql("SHOW transaction_read_only").fetchone()[0] == "off"
+            connection = db.connection()
+            connection.execute(f"PRAGMA busy_timeout = {int(wait_seconds * 1000)}")
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("ROLLBACK")
+            finally:
+                connection.execute(f"PRAGMA busy_timeout = {int(db.obj.wait_seconds * 1000)}")
         return True
     except Exception:
         return False

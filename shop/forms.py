@@ -64,7 +64,9 @@ class WholeNumberField(IntegerField):
         self.message = message
 
     def process_formdata(self, valuelist):
-        if not valuelist or valuelist[0] == "":
+        if not valuelist:
+            return  # not sent: the default stands
+        if valuelist[0] == "":
             self.data = None
             return
         self.data = whole_number(valuelist[0].strip())

@@ -183,12 +183,13 @@ def csrf_token(request: Request) -> str:
 def foreign_origin(request: Request) -> str | None:
     """Where a cross-site request came from, or None for this shop's own pages.
 
-    The browser's `Origin` decides; without it `Sec-Fetch-Site`, then the `Referer`.
-    A request that carries none of them (not a browser) is left to the token.
+    The browser's `Origin` decides; where it says nothing useful ("null", sent under a
+    strict referrer policy) `Sec-Fetch-Site`, then the `Referer`. A request that carries
+    none of them (not a browser) is left to the token.
     """
     own = {_origin_of(request.app.state.settings.base_url), _origin_of(str(request.base_url))}
     origin = request.headers.get("origin")
-    if origin:
+    if origin and origin != "null":
         return None if origin in own else origin
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site:
@@ -201,8 +202,9 @@ def foreign_origin(request: Request) -> str | None:
 
 def _proven_same_origin(request: Request) -> bool:
     """The browser says this request comes from one of the shop's own pages."""
-    return foreign_origin(request) is None and any(
-        request.headers.get(name) for name in ("origin", "sec-fetch-site", "referer"))
+    said = request.headers.get("origin", "null") != "null" or any(
+        request.headers.get(name) for name in ("sec-fetch-site", "referer"))
+    return said and foreign_origin(request) is None
 
 
 def _origin_of(url: str) -> str:

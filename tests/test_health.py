@@ -8,7 +8,7 @@ from shop.app import create_app
 def test_health_is_ok_with_the_database_reachable(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "writable": True}
 
 
 def test_health_is_503_without_the_database(settings, tmp_path):

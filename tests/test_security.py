@@ -153,7 +153,8 @@ def test_a_cross_site_sign_in_is_refused_and_echoes_nothing(app, client, databas
     token = token_from(attacker.get("/account/login").text)
     form = {"csrf_token": token, "email": "attacker@example.org", "password": "geheimes passwort 123"}
     for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
-                    {"Referer": "https://evil.example/page"}, {"Origin": "null"}):
+                    {"Referer": "https://evil.example/page"}, {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+                    {"Origin": "null"}):
         response = client.post("/account/login", data=form, headers=headers)
         assert response.status_code == 403, headers
         assert "Dieses Formular konnte nicht angenommen werden" in response.text

@@ -9,7 +9,7 @@ import secrets
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from shop.db import now, write
+from shop.db import DatabaseBusy, now, write
 from shop.i18n import _, in_language
 from shop.mail import outbox
 
@@ -106,8 +106,11 @@ def session_user(key: str | None) -> tuple[User, UserSession] | None:
     if row is None:
         return None
     if now() - row.last_seen_at > dt.timedelta(minutes=5):
-        with write():
-            UserSession.update(last_seen_at=now()).where(UserSession.id == row.id).execute()
+        try:
+            with write():
+                UserSession.update(last_seen_at=now()).where(UserSession.id == row.id).execute()
+        except DatabaseBusy:
+            pass  # only the "last seen" time; the page matters more
     return row.user, row
 
 

@@ -22,8 +22,8 @@ from shop.web import Area, PrivatePages, flash, form_data, render, see_other, ur
 from . import service
 
 MAILS_PER_ORDER = Limit("order-mail", 3, 3600)  # fresh links and account links, together
-# The address holds the order's secret link: never send it on.
-NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+# The address holds the order's secret link: never send it to another site.
+NO_REFERRER = {"Referrer-Policy": "same-origin"}
 
 
 async def show_order(request: Request):
