@@ -1,10 +1,13 @@
 """The application, assembled in one place: areas, middleware, templates, error pages."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -14,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Router
 from starlette_wtf import CSRFProtectMiddleware
 
-from shop import health, pricing, theme
+from shop import health, pricing, theme, worker
 from shop.accounts import routes as accounts
 from shop.accounts import service as account_service
 from shop import admin
@@ -28,6 +31,7 @@ from shop.config import Settings
 from shop.db import DatabaseBusy, connect, run_db
 from shop.legal import routes as legal
 from shop.mail import outbox
+from shop.mail import routes as dev_mail
 from shop.orders import routes as orders
 from shop.orders.models import status_label
 from shop.ratelimit import TooMany, limiter_for
@@ -54,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         *catalog.routes, *cart.routes, *checkout.routes, *orders.routes, *accounts.routes,
         *wishlist.routes, *legal.routes, *theme.routes, *health.routes, *admin.routes,
+        *(dev_mail.routes if settings.debug else []),
         Mount("/static", app=static_files(STATIC_DIR), name="static"),
         Mount("/media", app=static_files(settings.media_dir), name="media"),
     ]
@@ -79,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         debug=False,
         routes=routes,
         middleware=middleware,
+        lifespan=worker_in_process if settings.worker_in_process else None,
         exception_handlers={
             HTTPException: http_error,
             CsrfFailure: csrf_failure,
@@ -97,6 +103,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.on_sign_in = [cart_session.join_account_cart]  # what a guest keeps at sign-in
     app.state.wished_ids = wishlist.wished_ids  # the hearts on catalogue pages
     return app
+
+
+@contextlib.asynccontextmanager
+async def worker_in_process(app: Starlette):
+    """The demo delivers its own mail: a worker round every few seconds, in a thread."""
+    settings = app.state.settings
+
+    async def rounds():
+        while True:
+            await run_in_threadpool(worker.run_round, settings)
+            await asyncio.sleep(settings.worker_in_process)
+
+    task = asyncio.create_task(rounds())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 def templates(router: Router) -> jinja2.Environment:

@@ -4,13 +4,19 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import secrets
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from shop.config import DATA_DIR, Settings
+from peewee import OperationalError
+
+from shop.config import DATA_DIR, ConfigError, Settings
 
 DEMO_CSV_DIR = DATA_DIR / "csv"
 DEMO_DATABASE = DATA_DIR / "demo.sqlite3"
+DEMO_ADMIN = "admin@kiezkaufhaus.example"
+DEMO_MAIL_ROUNDS = 3.0  # seconds between the demo's own worker rounds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--demo", action="store_true",
                        help="serve a fresh demo database (DEMO_DATABASE_URL, default data/demo.sqlite3)")
 
-    commands.add_parser("migrate", help="apply pending database migrations")
+    migrate = commands.add_parser("migrate", help="apply pending database migrations")
 
     import_csv = commands.add_parser("import-csv", help="import a categories or products CSV file")
     import_csv.add_argument("file", type=Path)
@@ -44,19 +50,54 @@ def main(argv: list[str] | None = None) -> int:
     order.add_argument("--tracking", default="")
     order.add_argument("--note", default="")
 
+    for command in (migrate, import_csv, worker, admin, order):
+        command.add_argument("--demo", action="store_true",
+                             help="work on the demo database, the one `serve --demo` runs on")
+
     args = parser.parse_args(argv)
-    return {"serve": cmd_serve, "migrate": cmd_migrate, "import-csv": cmd_import_csv,
-            "worker": cmd_worker, "order": cmd_order, "create-admin": cmd_create_admin}[args.command](args)
+    run = {"serve": cmd_serve, "migrate": cmd_migrate, "import-csv": cmd_import_csv,
+           "worker": cmd_worker, "order": cmd_order, "create-admin": cmd_create_admin}[args.command]
+    try:
+        return run(args)
+    except ConfigError as problem:
+        print(f"shop {args.command}: {problem}", file=sys.stderr)
+        return 2
+    except OperationalError as problem:  # the database is not there or not reachable
+        print(f"shop {args.command}: cannot use the database: {str(problem).strip().splitlines()[0]}",
+              file=sys.stderr)
+        return 2
 
 
-def _settings() -> Settings:
-    return Settings.from_environ(Path.cwd() / ".env")
+def _settings(args=None) -> Settings:
+    """The settings from the environment (and `.env`); with `--demo`, the demo's database.
+    Says which database a command works on, so none silently misses the demo's."""
+    if args is not None and getattr(args, "demo", False):
+        os.environ["DATABASE_URL"] = demo_database_url()
+        os.environ.setdefault("DEBUG", "1")
+    settings = Settings.from_environ(Path.cwd() / ".env")
+    if args is not None and args.command != "serve":
+        print(f"Database: {_shown(settings.database_url)}", file=sys.stderr)
+        if not args.demo and "DATABASE_URL" not in os.environ and DEMO_DATABASE.exists():
+            print("(The demo runs on its own database: add --demo to work on it.)", file=sys.stderr)
+    return settings
+
+
+def demo_database_url() -> str:
+    return os.environ.get("DEMO_DATABASE_URL", f"sqlite:///{DEMO_DATABASE}")
+
+
+def _shown(url: str) -> str:
+    """A database URL without its password."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
 
 
 def cmd_migrate(args) -> int:
     from shop.db import connect, migrate
 
-    connect(_settings().database_url)
+    connect(_settings(args).database_url)
     applied = migrate()
     print(f"Applied {len(applied)} migration(s)." + (f" ({', '.join(applied)})" if applied else ""))
     return 0
@@ -66,7 +107,7 @@ def cmd_import_csv(args) -> int:
     from shop.catalog.importer import ImportFailed, import_csv
     from shop.db import connect, migrate, with_connection
 
-    settings = _settings()
+    settings = _settings(args)
     connect(settings.database_url)
     migrate()
     try:
@@ -88,7 +129,7 @@ def cmd_worker(args) -> int:
     from shop import worker
     from shop.app import create_app
 
-    settings = _settings()
+    settings = _settings(args)
     create_app(settings)  # connects, and sets up the templates mail is written with
 
     def report(results: dict) -> None:
@@ -109,7 +150,7 @@ def cmd_create_admin(args) -> int:
     if problem := passwords.problem(password, args.email):
         print(problem, file=sys.stderr)
         return 1
-    settings = _settings()
+    settings = _settings(args)
     connect(settings.database_url)
     migrate()
     existed = with_connection(service.User.select().where(service.User.email == service.normalize(args.email)).exists)
@@ -128,7 +169,7 @@ def cmd_order(args) -> int:
     from shop.orders.models import Order
     from shop.orders.service import IllegalTransition, transition
 
-    settings = _settings()
+    settings = _settings(args)
     create_app(settings)  # connects, and sets up the templates mail is written with
     order = with_connection(Order.get_or_none, Order.number == args.number)
     if order is None:
@@ -150,18 +191,21 @@ def cmd_serve(args) -> int:
     # Without a configured address, links in mail point to where this server listens.
     os.environ.setdefault("BASE_URL", f"http://{args.host}:{args.port}")
     if args.demo:
-        # The demo gets a database of its own; DATABASE_URL may name real data.
+        # The demo gets a database of its own (DATABASE_URL may name real data), shows its
+        # outbox at /dev/mail and delivers its mail itself.
         os.environ.setdefault("DEBUG", "1")
-        os.environ["DATABASE_URL"] = os.environ.get("DEMO_DATABASE_URL", f"sqlite:///{DEMO_DATABASE}")
+        os.environ["DATABASE_URL"] = demo_database_url()
+        os.environ.setdefault("WORKER_IN_PROCESS", str(DEMO_MAIL_ROUNDS))
     settings = _settings()
     from shop.db import connect, migrate
 
     if args.demo:
-        build_demo(settings)
+        admin_password = build_demo(settings)
+        print(demo_banner(settings, admin_password), flush=True)
     else:
         connect(settings.database_url)
         migrate()
-    print(f"Serving the shop at http://{args.host}:{args.port}", flush=True)
+        print(f"Serving the shop at {settings.base_url}", flush=True)
     uvicorn.run(
         "shop.app:create_app",
         factory=True,
@@ -174,8 +218,11 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def build_demo(settings: Settings) -> None:
-    """A fresh database holding the demo catalogue (SQLite: the file is recreated)."""
+def build_demo(settings: Settings) -> str:
+    """A fresh database holding the demo catalogue (SQLite: the file is recreated) and a
+    demo admin; returns the admin's password, made for this run."""
+    from shop.accounts import passwords
+    from shop.accounts.service import create_admin
     from shop.catalog.importer import import_csv
     from shop.catalog.models import Product
     from shop.db import connect, is_sqlite, migrate, with_connection
@@ -185,13 +232,31 @@ def build_demo(settings: Settings) -> None:
         path = Path(url.removeprefix("sqlite:///"))
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    connect(url)
+    connect(url, settings.database_wait_seconds)
     migrate()
     if not is_sqlite() and with_connection(Product.select().exists):
         raise SystemExit("The database already holds products; --demo needs an empty one.")
     for name in ("categories.csv", "products.csv"):
         with_connection(import_csv, DEMO_CSV_DIR / name, settings.media_dir, _print_progress)
     print(file=sys.stderr)
+    password = secrets.token_urlsafe(12)
+    while passwords.problem(password, DEMO_ADMIN):
+        password = secrets.token_urlsafe(12)
+    with_connection(create_admin, DEMO_ADMIN, password, "Demo-Admin")
+    return password
+
+
+def demo_banner(settings: Settings, admin_password: str) -> str:
+    mail = (f"sent through {settings.mail.host}" if settings.mail.host else
+            f"delivered every few seconds as .eml files into {settings.mail.outbox_dir}")
+    return "\n".join([
+        f"The demo shop runs at {settings.base_url}",
+        f"  Back office: {settings.base_url}/admin/",
+        f"    sign in as {DEMO_ADMIN} with the password {admin_password} (made for this run)",
+        f"  Mail: {mail};",
+        f"    read it at {settings.base_url}/dev/mail",
+        "  Commands next to it: add --demo (e.g. `shop order --demo 2026-000001 paid`).",
+    ])
 
 
 def _print_progress(stage: str, done: int, total: int) -> None:

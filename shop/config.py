@@ -52,6 +52,10 @@ class Mail:
     outbox_dir: Path = DATA_DIR / "outbox"
 
 
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message names it, in one line."""
+
+
 # Where the shop delivers: Germany and the other member states of the European Union
 # (ISO 3166-1 alpha-2).
 EU_COUNTRIES = tuple("AT BE BG CY CZ DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split())
@@ -85,6 +89,9 @@ class Settings:
     order_link_days: int = 90
     # How long a writer waits for the database before the shop answers 503.
     database_wait_seconds: float = 5.0
+    # Seconds between worker rounds run inside the web process (the demo); 0: none,
+    # `shop worker` does the work.
+    worker_in_process: float = 0.0
     merchant: Merchant = field(default_factory=Merchant)
     shipping: Shipping = field(default_factory=Shipping)
     mail: Mail = field(default_factory=Mail)
@@ -96,8 +103,23 @@ class Settings:
     @classmethod
     def from_environ(cls, env_file: str | Path | None = None, **overrides) -> Settings:
         config = Config(env_file if env_file and Path(env_file).exists() else None)
+        try:
+            values = cls._read(config)
+        except ValueError as error:  # not a number or a flag: Starlette names the variable
+            raise ConfigError(str(error)) from None
+        values.update(overrides)
+        if not values["secret_key"]:
+            if not values["debug"]:
+                raise ConfigError(
+                    "SECRET_KEY must be set (or run with DEBUG=1 for a local, generated key)."
+                )
+            values["secret_key"] = local_secret_key()
+        return cls(**values)
+
+    @staticmethod
+    def _read(config: Config) -> dict:
         debug = config("DEBUG", cast=bool, default=False)
-        values = dict(
+        return dict(
             database_url=config("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'shop.sqlite3'}"),
             secret_key=config("SECRET_KEY", default=""),
             debug=debug,
@@ -107,6 +129,7 @@ class Settings:
             trusted_proxies=networks(config("TRUSTED_PROXIES", default="")),
             order_link_days=config("ORDER_LINK_DAYS", cast=int, default=90),
             database_wait_seconds=config("DATABASE_WAIT_SECONDS", cast=float, default=5.0),
+            worker_in_process=config("WORKER_IN_PROCESS", cast=float, default=0.0),
             merchant=Merchant.from_config(config),
             shipping=Shipping(
                 germany_cents=config("SHIPPING_DE_CENTS", cast=int, default=Shipping.germany_cents),
@@ -126,14 +149,6 @@ class Settings:
                 outbox_dir=Path(config("OUTBOX_DIR", default=str(DATA_DIR / "outbox"))),
             ),
         )
-        values.update(overrides)
-        if not values["secret_key"]:
-            if not values["debug"]:
-                raise RuntimeError(
-                    "SECRET_KEY must be set (or run with DEBUG=1 for a local, generated key)."
-                )
-            values["secret_key"] = local_secret_key()
-        return cls(**values)
 
 
 def networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -141,7 +156,7 @@ def networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
     try:
         return tuple(ipaddress.ip_network(part.strip()) for part in text.split(",") if part.strip())
     except ValueError as error:
-        raise RuntimeError(f"TRUSTED_PROXIES: {error}") from None
+        raise ConfigError(f"TRUSTED_PROXIES: {error}") from None
 
 
 def local_secret_key(path: Path = DATA_DIR / "secret_key") -> str:

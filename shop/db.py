@@ -25,6 +25,8 @@ from peewee import Database, DatabaseProxy, Model, OperationalError, PostgresqlD
 from playhouse.migrations import Runner
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
+from shop.config import ConfigError
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 db = DatabaseProxy()
@@ -98,7 +100,7 @@ def make_database(url: str, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Datab
             options=f"-c lock_timeout={int(wait_seconds * 1000)}",
         )
     else:
-        raise ValueError(f"Unsupported DATABASE_URL scheme: {parsed.scheme!r}")
+        raise ConfigError(f"DATABASE_URL: use sqlite:///PATH or postgresql://…, not {parsed.scheme or url!r}")
     database.wait_seconds = wait_seconds
     return database
 
