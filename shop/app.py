@@ -41,6 +41,7 @@ from shop.security import (
     CsrfFailure,
     SecurityHeadersMiddleware,
     SessionLifetimeMiddleware,
+    client_address,
 )
 from shop.web import STATIC_DIR, LocaleMiddleware, form_data, is_htmx, make_templates, render, static_files
 from shop.wishlist import routes as wishlist
@@ -156,7 +157,8 @@ async def csrf_failure(request: Request, exc: CsrfFailure):
     if exc.retryable:
         fields = await _typed_fields(request)
     else:
-        log.warning("Refused %s %s from %s: %s", request.method, request.url.path, _client(request), exc.reason)
+        log.warning("Refused %s %s from %s: %s", request.method, request.url.path, client_address(request),
+                    exc.reason)
     return render(
         request, "errors/csrf.html",
         {"retryable": exc.retryable, "fields": fields, "action": request.url.path},
@@ -167,18 +169,14 @@ async def csrf_failure(request: Request, exc: CsrfFailure):
 async def database_busy(request: Request, exc: DatabaseBusy):
     """The database stayed locked past the wait limit: nothing was written, the cart is
     as it was, and what was typed can be sent again in a moment."""
-    log.warning("Database busy on %s %s from %s: %s", request.method, request.url.path, _client(request), exc)
+    log.warning("Database busy on %s %s from %s: %s", request.method, request.url.path,
+                client_address(request), exc)
     fields = await _typed_fields(request) if request.method == "POST" else []
     headers = {"Retry-After": str(RETRY_AFTER_BUSY), "Cache-Control": "no-store"}
     if is_htmx(request):
         headers.update({"HX-Retarget": "#main", "HX-Reswap": "innerHTML"})
     return render(request, "errors/busy.html", {"fields": fields, "action": request.url.path},
                   fragment="fragments/errors/busy.html", status_code=503, headers=headers)
-
-
-def _client(request: Request) -> str:
-    """The client's address as ClientAddressMiddleware resolved it: the same in every log line."""
-    return request.client.host if request.client else "?"
 
 
 async def _typed_fields(request: Request) -> list[tuple[str, str]]:
@@ -199,7 +197,7 @@ async def client_left(request: Request, exc: ClientDisconnect):
 
 
 async def server_error(request: Request, exc: Exception):
-    log.exception("Unhandled error on %s %s from %s", request.method, request.url.path, _client(request),
+    log.exception("Unhandled error on %s %s from %s", request.method, request.url.path, client_address(request),
                   exc_info=exc)
     return render(request, "errors/500.html", status_code=500)
 

@@ -103,6 +103,12 @@ class ClientAddressMiddleware:
         return ip is not None and any(ip in network for network in self.trusted)
 
 
+def client_address(request: Request) -> str:
+    """The client's address as ClientAddressMiddleware resolved it: the one used by rate
+    limits and every log line."""
+    return request.client.host if request.client else "unknown"
+
+
 def _address(text: str):
     try:
         return ipaddress.ip_address(text)
@@ -248,7 +254,7 @@ def csrf_protected(endpoint):
     return checked
 
 
-def protect_routes(routes: list[BaseRoute], exempt: set[str] = frozenset()) -> list[BaseRoute]:
+def protect_routes(routes: list[BaseRoute], exempt: frozenset[str] = frozenset()) -> list[BaseRoute]:
     """Wrap every route that accepts an unsafe method in the CSRF check, unless exempt by name."""
     protected = []
     for route in routes:

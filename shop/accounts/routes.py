@@ -13,7 +13,7 @@ from shop.i18n import _
 from shop.i18n import lazy_gettext as _l
 from shop.forms import whole_number
 from shop.ratelimit import Limit, TooMany
-from shop.security import safe_next
+from shop.security import client_address, safe_next
 from shop.auth import current_user, remember, signed_in_user
 from shop.auth import SESSION_KEY
 from shop.web import Area, PrivatePages, flash, form_data, render, see_other, url_path
@@ -40,11 +40,6 @@ RESEND_PER_ACCOUNT = Limit("resend", 3, 3600)
 EMAIL_CHANGE_PER_ACCOUNT = Limit("email-change", 3, 3600)
 
 
-def client(request: Request) -> str:
-    """The client's address, as ClientAddressMiddleware resolved it."""
-    return request.client.host if request.client else "unknown"
-
-
 def limiter(request: Request):
     return request.app.state.limiter
 
@@ -55,7 +50,7 @@ async def register(request: Request):
     form = RegisterForm(await form_data(request))
     if not form.validate():
         return render(request, "accounts/register.html", {"form": form}, status_code=422)
-    limiter(request).hit(REGISTER_PER_CLIENT, client(request))
+    limiter(request).hit(REGISTER_PER_CLIENT, client_address(request))
     await run_db(service.register, request.app.state.settings, form.name.data, form.email.data,
                  form.password.data)
     return render(request, "accounts/check_inbox.html", {"email": form.email.data})
@@ -93,7 +88,7 @@ async def login(request: Request):
     # Every attempt is counted before the password is checked (a burst of parallel
     # guesses gets no further than the limit); a right password is taken back.
     try:
-        attempts = limiter(request).hit_all((SIGN_IN_PER_ACCOUNT, email), (SIGN_IN_PER_CLIENT, client(request)))
+        attempts = limiter(request).hit_all((SIGN_IN_PER_ACCOUNT, email), (SIGN_IN_PER_CLIENT, client_address(request)))
     except TooMany as refused:
         return render(request, "accounts/login.html", {"form": form, "locked": True}, status_code=429,
                       headers={"Retry-After": str(refused.retry_after)})
@@ -123,7 +118,7 @@ async def password_reset(request: Request):
     form = ResetRequestForm(await form_data(request))
     if not form.validate():
         return render(request, "accounts/reset_request.html", {"form": form}, status_code=422)
-    limiter(request).hit_all((RESET_PER_CLIENT, client(request)),
+    limiter(request).hit_all((RESET_PER_CLIENT, client_address(request)),
                              (RESET_PER_ADDRESS, service.normalize(form.email.data)))
     await run_db(service.request_reset, request.app.state.settings, form.email.data)
     return render(request, "accounts/check_inbox.html", {"email": form.email.data, "reset": True})
