@@ -64,7 +64,7 @@ def checkout_prefill(user: User) -> dict:
     default addresses, else those of the last order."""
     billing = Address.get_or_none((Address.user == user) & Address.default_billing)
     shipping = Address.get_or_none((Address.user == user) & Address.default_shipping)
-    prefill = {"email": user.email}
+    prefill: dict = {"email": user.email}
     if billing:
         prefill["billing"] = billing.as_dict()
         if shipping and shipping.id != billing.id:

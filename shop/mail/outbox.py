@@ -22,6 +22,8 @@ from shop.db import now, write
 from .models import OutboxMessage
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import jinja2
 
 log = logging.getLogger("shop.mail")
@@ -55,7 +57,7 @@ def link(settings, name: str, query: dict | None = None, **path_params) -> str:
 
 def compose(
     settings, to: str, subject: str, template: str, context: dict,
-    attachments: list[tuple[str, str]] = (),
+    attachments: Sequence[tuple[str, str]] = (),
 ) -> EmailMessage:
     """A message with a plain-text and an HTML body from `mail/<template>.txt|.html`."""
     context = {"settings": settings, **context}
