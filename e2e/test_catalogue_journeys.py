@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 RESULTS = "#catalog-results"
+SHOP = "Kiezkaufhaus GmbH"
 
 
 def product_cards(page):
@@ -156,3 +158,68 @@ def test_keyboard_focus_follows_a_page_change(page, javascript):
     expect(page.locator(f"{RESULTS} .page-of")).to_contain_text("Seite 2 von")
     if javascript:
         expect(page.get_by_role("heading", level=1)).to_be_focused()
+
+
+def test_the_tab_title_follows_the_listing(page, javascript):
+    """htmx takes the title from the answer: a category, a later page and a search each
+    name the tab, as a full page load does."""
+    page.goto("/products")
+    expect(page).to_have_title(f"Alle Produkte · {SHOP}")
+    mark_page(page, javascript)
+    facets = page.get_by_role("navigation", name="Nach Kategorie filtern")
+    facets.get_by_role("link", name=re.compile(r"^Garten \d+")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Garten")
+    expect(page).to_have_title(f"Garten · {SHOP}")
+
+    facets.get_by_role("link", name="Alle Kategorien").click()
+    expect(page).to_have_title(f"Alle Produkte · {SHOP}")
+    page.get_by_role("navigation", name="Seiten").get_by_role("link", name="Seite 2").click()
+    expect(page.locator(f"{RESULTS} .page-of")).to_contain_text("Seite 2 von")
+    expect(page).to_have_title(f"Alle Produkte · {SHOP}")
+    facets.get_by_role("link", name=re.compile(r"^Kaffee & Tee \d+")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Kaffee & Tee")
+    expect(page).to_have_title(f"Kaffee & Tee · {SHOP}")
+
+    search = page.get_by_role("searchbox", name="Suche", exact=True)
+    if javascript:
+        search.press_sequentially("tee", delay=60)
+    else:
+        search.fill("tee")
+        page.get_by_role("button", name="Ergebnisse anzeigen").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Suche: tee")
+    expect(page).to_have_title(f"Suche: tee · {SHOP}")
+    assert_same_document(page, javascript)
+
+
+@pytest.mark.parametrize("ending", ["Enter", "Tab"])
+def test_a_typed_search_is_one_history_entry(page, javascript, ending):
+    """With htmx the search runs as the shopper types; Enter or leaving the field sends it
+    once more, which must not add a second entry. Without JavaScript each submit is one."""
+    page.goto("/products")
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text("Alle Produkte")
+    first_name = product_cards(page).first.locator("h3").inner_text()
+    entries = page.evaluate("history.length")
+    search = page.get_by_role("searchbox", name="Suche", exact=True)
+    if javascript:
+        search.press_sequentially("tee", delay=60)  # htmx searches 300 ms after the last key
+        expect(heading).to_have_text("Suche: tee")
+        expect(page).to_have_url(re.compile(r"/products\?q=tee$"))
+        # The same search again: the results are swapped anew, the address stays.
+        page.locator(RESULTS).evaluate("results => results.dataset.before = 'true'")
+        search.press(ending)
+        expect(page.locator(f"{RESULTS}[data-before]")).to_have_count(0)
+        expect(page).to_have_url(re.compile(r"/products\?q=tee$"))
+    else:
+        search.fill("tee")
+        search.press(ending)
+        if ending == "Tab":  # leaving the field sends nothing; the button does
+            page.get_by_role("button", name="Ergebnisse anzeigen").click()
+        expect(heading).to_have_text("Suche: tee")
+        expect(page).to_have_url(re.compile(r"[?&]q=tee(&|$)"))
+    assert page.evaluate("history.length") == entries + 1
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/products$"))
+    expect(heading).to_have_text("Alle Produkte")
+    expect(search).to_have_value("")
+    expect(product_cards(page).first.locator("h3")).to_have_text(first_name)
