@@ -45,8 +45,12 @@ def test_a_limit_refuses_beyond_its_count_until_the_window_passes(counter_factor
         limiter.hit(limit, key)
     with pytest.raises(TooMany) as refused:
         limiter.hit(limit, key)
-    assert 1 <= refused.value.retry_after <= 60
-    clock.now += 61
+    assert refused.value.retry_after == 60  # the whole window: all three came just now
+    clock.now += 45
+    with pytest.raises(TooMany) as refused:
+        limiter.hit(limit, key)
+    assert refused.value.retry_after == 15  # until the oldest leaves the window
+    clock.now += 16
     limiter.hit(limit, key)
 
 
