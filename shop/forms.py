@@ -27,11 +27,11 @@ POSTCODES = {
 # Digits 0-9 only: no signs, underscores, spaces or other scripts' digits ("١", "３"),
 # which Python's int() and Decimal() would accept.
 _WHOLE = re.compile(r"[0-9]{1,9}")
-_EUROS = [
-    (re.compile(r"[0-9]{1,3}(\.[0-9]{3})+(,[0-9]{1,2})?"), lambda t: t.replace(".", "").replace(",", ".")),
-    (re.compile(r"[0-9]{1,9}(,[0-9]{1,2})?"), lambda t: t.replace(",", ".")),  # 12,50
-    (re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?"), lambda t: t),  # 12.50
-]
+# Thousands grouped by a dot or a space (1.234 · 1 234,50), a comma or a dot before the cents.
+_GROUPED = re.compile(r"[0-9]{1,3}([. ][0-9]{3})+(,[0-9]{1,2})?")
+_GROUPED_WITH_CENTS = re.compile(r"[0-9]{1,3}([. ][0-9]{3})+,[0-9]{1,2}")
+_COMMA_CENTS = re.compile(r"[0-9]{1,9}(,[0-9]{1,2})?")  # 12,50
+_DOT_CENTS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")  # 12.50
 _DECIMAL = re.compile(r"[0-9]{1,9}([.,][0-9]{1,6})?")
 
 
@@ -40,18 +40,24 @@ def whole_number(text: str | None) -> int | None:
     return int(text) if isinstance(text, str) and _WHOLE.fullmatch(text) else None
 
 
-def euro_cents(text: str | None) -> int | None:
+def euro_cents(text: str | None, grouped_thousands: bool = True) -> int | None:
     """An amount in euros as Germans write it (12,50 · 1.000 · 1.234,50 €) or with a
-    dot (12.50), in whole cents; None if it is not one."""
-    text = (text or "").replace("€", "").replace(" ", "").replace("\xa0", "").strip()
-    for pattern, normal in _EUROS:
-        if pattern.fullmatch(text):
-            return int(Decimal(normal(text)) * 100)
-    return None
+    dot (12.50), in whole cents; None if it is not one. Without `grouped_thousands`
+    (a file, where "12.999" is a typo, not twelve thousand) a group needs its cents:
+    1.234,50 but not 1.234."""
+    text = (text or "").replace("€", "").replace("\xa0", " ").strip()
+    grouped = _GROUPED if grouped_thousands else _GROUPED_WITH_CENTS
+    if grouped.fullmatch(text):
+        text = text.replace(".", "").replace(" ", "").replace(",", ".")
+    elif _COMMA_CENTS.fullmatch(text):
+        text = text.replace(",", ".")
+    elif not _DOT_CENTS.fullmatch(text):
+        return None
+    return int(Decimal(text) * 100)
 
 
 def decimal_number(text: str | None) -> Decimal | None:
-    """A positive decimal like 0,5 or 1.25 (a content quantity), digits 0-9 only."""
+    """A decimal number like 0,5 or 1.25 (a content quantity), digits 0-9 only."""
     text = (text or "").strip()
     return Decimal(text.replace(",", ".")) if _DECIMAL.fullmatch(text) else None
 

@@ -289,7 +289,7 @@ def test_the_category_must_exist(validate):
 
 @pytest.mark.parametrize("price,cents", [
     ("12.90", 1290), ("12,90", 1290), ("12,9", 1290), ("12", 1200), ("0", 0), ("1.234,50", 123450),
-    ("1.000", 100_000), ("12,90 €", 1290), ("0.05", 5), ("1.000.000", 100_000_000),
+    ("1.000,00", 100_000), ("12,90 €", 1290), ("0.05", 5), ("1.000.000,00", 100_000_000),
 ])
 def test_prices_with_a_decimal_comma_or_point_are_taken(validate, price, cents):
     values, problems = validate(price=price)
@@ -499,3 +499,27 @@ def test_decimals_take_a_comma_or_a_point(text, number):
                                   "1,2,3", "NaN", "Infinity", "1000000000", "9" * 40, *OTHER_SCRIPTS_DIGITS])
 def test_other_decimals_are_refused(text):
     assert decimal_number(text) is None
+
+
+@pytest.mark.parametrize("typed,cents", [("12.90", 1290), ("12,9", 1290), ("1.234,50", 123450), ("7", 700)])
+def test_prices_in_a_file_are_read_as_written(typed, cents):
+    from shop.catalog.importer import _cents
+
+    assert _cents(typed) == cents
+
+
+@pytest.mark.parametrize("typo", ["12.999", "1.000", "12 90", "1 234"])
+def test_a_price_typo_in_a_file_is_refused_not_read_as_thousands(typo):
+    """In a filter a shopper may type 1.000 for a thousand euros; in a price list "12.999"
+    is a typo, and reading it as 12,999 € would sell a mug for a fortune."""
+    from shop.catalog.importer import _cents
+
+    assert _cents(typo) is None
+
+
+def test_slugs_keep_accented_letters_and_end_cleanly():
+    from shop.catalog.importer import slugify
+
+    assert slugify("Crème brûlée für Groß & Klein") == "creme-brulee-fuer-gross-klein"
+    long = slugify("a" * 197 + "ä b")
+    assert len(long) <= 200 and not long.endswith("-")

@@ -328,14 +328,16 @@ def _line_errors(line: int, problems: list[str]) -> list[str]:
 
 
 def slugify(text: str) -> str:
+    """"Crème brûlée für Groß & Klein" -> "creme-brulee-fuer-gross-klein"."""
     text = text.lower()
     for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
         text = text.replace(a, b)
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:200]
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9]+", "-", text)[:200].strip("-")
 
 
 def _cents(text: str) -> int | None:
-    cents = euro_cents(text)
+    cents = euro_cents(text, grouped_thousands=False)
     return cents if cents is not None and cents <= MAX_PRICE_CENTS else None
 
 
