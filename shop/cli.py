@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import secrets
 import sys
@@ -15,6 +16,7 @@ from shop.config import DATA_DIR, ConfigError, Settings
 
 DEMO_CSV_DIR = DATA_DIR / "csv"
 DEMO_DATABASE = DATA_DIR / "demo.sqlite3"
+DEMO_RUNNING = DATA_DIR / "demo.json"  # where the running demo serves and keeps its data
 DEMO_ADMIN = "admin@kiezkaufhaus.example"
 DEMO_MAIL_ROUNDS = 3.0  # seconds between the demo's own worker rounds
 
@@ -60,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except ConfigError as problem:
-        print(f"shop {args.command}: {problem}", file=sys.stderr)
+        demo = " Next to the demo, add --demo." if args.command != "serve" and not getattr(
+            args, "demo", False) and DEMO_RUNNING.exists() else ""
+        print(f"shop {args.command}: {problem}{demo}", file=sys.stderr)
         return 2
     except OperationalError as problem:  # the database is not there or not reachable
         print(f"shop {args.command}: cannot use the database: {str(problem).strip().splitlines()[0]}",
@@ -72,7 +76,9 @@ def _settings(args=None) -> Settings:
     """The settings from the environment (and `.env`); with `--demo`, the demo's database.
     Says which database a command works on, so none silently misses the demo's."""
     if args is not None and getattr(args, "demo", False):
-        os.environ["DATABASE_URL"] = demo_database_url()
+        running = json.loads(DEMO_RUNNING.read_text()) if DEMO_RUNNING.exists() else {}
+        os.environ["DATABASE_URL"] = running.get("database_url") or demo_database_url()
+        os.environ.setdefault("BASE_URL", running.get("base_url", "http://127.0.0.1:8000"))  # links in mail
         os.environ.setdefault("DEBUG", "1")
     settings = Settings.from_environ(Path.cwd() / ".env")
     if args is not None and args.command != "serve":
@@ -201,6 +207,7 @@ def cmd_serve(args) -> int:
 
     if args.demo:
         admin_password = build_demo(settings)
+        DEMO_RUNNING.write_text(json.dumps({"base_url": settings.base_url, "database_url": settings.database_url}))
         print(demo_banner(settings, admin_password), flush=True)
     else:
         connect(settings.database_url)

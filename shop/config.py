@@ -111,7 +111,8 @@ class Settings:
         if not values["secret_key"]:
             if not values["debug"]:
                 raise ConfigError(
-                    "SECRET_KEY must be set (or run with DEBUG=1 for a local, generated key)."
+                    "SECRET_KEY must be set (in the environment or a .env file), "
+                    "or run with DEBUG=1 for a local, generated key."
                 )
             values["secret_key"] = local_secret_key()
         return cls(**values)

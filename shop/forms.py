@@ -3,6 +3,7 @@ parser for whole numbers and euro amounts."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 
 from wtforms import DecimalField, Form, IntegerField, SelectChoice, SelectField, StringField
@@ -112,6 +113,10 @@ class ShopForm(Form):
         pass
 
 
+def _collation(name: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", name.casefold()) if not unicodedata.combining(c))
+
+
 def printable(form, field):
     if field.data and any(ord(c) < 32 or ord(c) == 127 for c in field.data):
         raise ValidationError(_l("Please use letters, digits and punctuation only."))
@@ -137,8 +142,9 @@ class AddressFields(ShopForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Germany first (most orders go there), then by name.
-        names = sorted(((country_name(c), c) for c in COUNTRIES), key=lambda n: (n[1] != "DE", n[0]))
+        # Germany first (most orders go there), then by name as a dictionary sorts it
+        # (Österreich between Niederlande and Polen).
+        names = sorted(((country_name(c), c) for c in COUNTRIES), key=lambda n: (n[1] != "DE", _collation(n[0])))
         self.country.choices = [SelectChoice(code, name) for name, code in names]
 
     def validate_postcode(self, field):

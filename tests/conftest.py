@@ -117,8 +117,8 @@ class Shopper:
     def add(self, product, quantity=1, **kwargs):
         return self.post("/cart/items", {"product_id": product.id, "quantity": quantity}, **kwargs)
 
-    def address(self, **changes):
-        return self.post("/checkout/address", {**ADDRESS, **changes})
+    def address(self, headers=None, **changes):
+        return self.post("/checkout/address", {**ADDRESS, **changes}, headers=headers)
 
     def delivery(self, delivery="standard", payment="prepayment"):
         return self.post("/checkout/delivery", {"delivery": delivery, "payment": payment})

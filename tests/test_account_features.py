@@ -317,3 +317,10 @@ def test_the_wishlist_shows_prices_as_the_law_asks(customer, make_product, datab
     page = customer.client.get("/account/wishlist").text
     assert "8,99\xa0€" in page and "(17,98\xa0€ / 1&nbsp;kg)" in page
     assert re.search(r'inkl\. MwSt\.,\s*<a href="/shipping">zzgl\. Versand</a>', page)
+
+
+def test_with_htmx_the_saved_addresses_are_confirmed_on_the_next_step(customer, make_product, database):
+    customer.add(make_product("Tee"))
+    answer = customer.address(save_addresses="y", headers={"HX-Request": "true"})
+    assert "Die Adressen sind in Ihrem Konto gespeichert." in answer.text
+    assert "Die Adressen sind" not in customer.client.get("/cart").text  # said once, not again later

@@ -342,3 +342,11 @@ def test_create_admin_and_the_first_back_office_page(app, shopper, make_product,
     page = shopper.client.get("/admin/")
     assert page.status_code == 200 and "Neueste Bestellungen" in page.text
     assert "Wartet auf Zahlung" in page.text and re.search(r'href="/orders/\d{4}-000001\?token=', page.text)
+
+
+def test_a_typed_password_is_never_sent_back_into_the_page(shopper, database):
+    register(shopper)
+    failed = login(shopper, password="falsch falsch falsch")
+    assert failed.status_code == 422 and "falsch falsch falsch" not in failed.text
+    too_short = register(shopper, email="neu@example.org", password="kurz1")
+    assert too_short.status_code == 422 and 'value="kurz1"' not in too_short.text

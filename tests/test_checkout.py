@@ -314,3 +314,12 @@ def test_private_pages_are_not_cached_and_order_links_not_passed_on(shopper, cli
     assert order.headers["referrer-policy"] == "same-origin"  # the secret link goes to no other site
     assert order.headers["cache-control"] == "private, no-store"
     assert "Versand, Expressversand" in order.text
+
+
+def test_countries_are_listed_as_a_dictionary_sorts_them(shopper, tea):
+    shopper.add(tea)
+    page = shopper.client.get("/checkout/address").text
+    billing = page.split('name="billing-country"')[1].split("</select>")[0]
+    names = re.findall(r">([^<]+)</option>", billing)
+    assert names[0] == "Deutschland"
+    assert names.index("Niederlande") < names.index("Österreich") < names.index("Polen")

@@ -84,10 +84,11 @@ async def address(request: Request):
     billing = _address(form.billing.data)
     shipping = _address(form.delivery.data) if form.separate_delivery.data else None
     await run_db(service.save, await cart_token(request), email=form.email.data, billing=billing, shipping=shipping)
+    notice = None
     if user and form.save_addresses.data:
         if await run_db(account_service.keep_addresses, user, [a for a in (billing, shipping) if a]):
-            flash(request, _("The addresses are saved in your account."), "success")
-    return await _next(request, "delivery")
+            notice = _("The addresses are saved in your account.")
+    return await _next(request, "delivery", notice)
 
 
 async def delivery(request: Request):
@@ -168,12 +169,17 @@ def _to_order(request: Request, order) -> Response:
     return see_other(target)
 
 
-async def _next(request: Request, step: str) -> Response:
+async def _next(request: Request, step: str, notice: str | None = None) -> Response:
+    """On to `step`: a redirect, or with htmx the step itself (which shows `notice`, as the
+    next page shows a flash message)."""
     if not is_htmx(request):
+        if notice:
+            flash(request, notice, "success")
         return see_other(url_path(request, STEP_URLS[step]))
     view, checkout = await _state(request)
     if step == "delivery":
-        return _step(request, "delivery", _delivery_context(request, view, checkout), push=True)
+        return _step(request, "delivery", {**_delivery_context(request, view, checkout), "notice": notice},
+                     push=True)
     return await _review(request, view, checkout, push=True)
 
 

@@ -32,8 +32,9 @@ async def outbox(request: Request):
     page = whole_number(request.query_params.get("page", "1")) or 1
     messages, total = await run_db(outbox_page, page)
     pages = max(1, -(-total // PAGE_SIZE))
-    return render(request, "dev/outbox.html", {"messages": messages, "page": min(page, pages), "pages": pages,
-                                                "total": total})
+    # `mails`, not `messages`: that name holds the page's flash notices.
+    return render(request, "dev/outbox.html", {"mails": messages, "page": min(page, pages), "pages": pages,
+                                               "total": total})
 
 
 def _parsed(message_id: int) -> tuple[OutboxMessage, EmailMessage | None]:
