@@ -2,6 +2,7 @@
 database, Chromium (Debian's where installed) with JavaScript on and off."""
 from __future__ import annotations
 
+import contextlib
 import email
 import itertools
 import os
@@ -125,12 +126,12 @@ def client_address() -> str:
     return f"198.51.{n // 250}.{n % 250 + 1}"
 
 
-@pytest.fixture
-def page(request, browser, base_url, javascript):
-    context = browser.new_context(
-        base_url=base_url, java_script_enabled=javascript, viewport={"width": 1280, "height": 900},
-        locale="de-DE", extra_http_headers={"X-Forwarded-For": client_address()},
-    )
+@contextlib.contextmanager
+def watched_page(request, browser, base_url, **options):
+    """A page in a fresh German browser context with a client address of its own; console
+    errors fail the test, and a failed test leaves a screenshot in e2e/screenshots/."""
+    context = browser.new_context(base_url=base_url, locale="de-DE",
+                                  extra_http_headers={"X-Forwarded-For": client_address()}, **options)
     context.set_default_timeout(10_000)
     page = context.new_page()
     errors: list[str] = []
@@ -144,6 +145,13 @@ def page(request, browser, base_url, javascript):
         page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
     context.close()
     assert not errors, f"browser console errors: {errors}"
+
+
+@pytest.fixture
+def page(request, browser, base_url, javascript):
+    with watched_page(request, browser, base_url, java_script_enabled=javascript,
+                      viewport={"width": 1280, "height": 900}) as page:
+        yield page
 
 
 def fill_address(page, email: str, name: str, street: str, postcode: str, city: str) -> None:

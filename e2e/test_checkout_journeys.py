@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
-from e2e.conftest import EXPECTED_CONSOLE, client_address, fill_address, run_worker
+from e2e.conftest import fill_address, run_worker, watched_page
 
 
 def add_to_cart(page, javascript: bool, slug: str, name: str, quantity: int) -> None:
@@ -57,48 +57,41 @@ def test_a_guest_buys_two_products(page, javascript, shop_env, inbox):
     assert "Bio-Müsli Beere" in mails[0].get_body(("plain",)).get_content()
 
 
-def test_quick_clicks_on_a_slow_network_add_once(browser, base_url):
+def test_quick_clicks_on_a_slow_network_add_once(request, browser, base_url):
     """htmx only (without JavaScript a double submit is the browser's business): the button
     is disabled while its request runs, and the same form sent again adds nothing more."""
-    context = browser.new_context(base_url=base_url, locale="de-DE",
-                                  extra_http_headers={"X-Forwarded-For": client_address()})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text)
-            if m.type == "error" and not m.text.startswith(EXPECTED_CONSOLE) else None)
-    adds = []
-    page.on("request", lambda r: adds.append(r) if r.method == "POST" and r.url.endswith("/cart/items") else None)
+    with watched_page(request, browser, base_url) as page:
+        adds = []
+        page.on("request", lambda r: adds.append(r) if r.method == "POST" and r.url.endswith("/cart/items") else None)
 
-    def slow_network(route):
-        page.wait_for_timeout(1500)
-        route.continue_()
+        def slow_network(route):
+            page.wait_for_timeout(1500)
+            route.continue_()
 
-    page.route("**/cart/items", slow_network)
-    page.goto("/products/bio-muesli-beere")
-    button = page.get_by_role("button", name=re.compile(r"^In den Warenkorb.*Bio-Müsli Beere$"))
-    for _ in range(3):  # not waiting for the button to be enabled, as an impatient hand does not
-        button.click(force=True, no_wait_after=True)
-    expect(button).to_be_disabled()
-    expect(page.get_by_text("Im Warenkorb.")).to_be_visible()
-    expect(button).to_be_enabled()
-    for request in adds:
-        request.response()  # every add the page sent has been answered
-    expect(page.locator("#cart-mini .count")).to_have_text("1")
+        page.route("**/cart/items", slow_network)
+        page.goto("/products/bio-muesli-beere")
+        button = page.get_by_role("button", name=re.compile(r"^In den Warenkorb.*Bio-Müsli Beere$"))
+        for _ in range(3):  # not waiting for the button to be enabled, as an impatient hand does not
+            button.click(force=True, no_wait_after=True)
+        expect(button).to_be_disabled()
+        expect(page.get_by_text("Im Warenkorb.")).to_be_visible()
+        expect(button).to_be_enabled()
+        for sent in adds:
+            sent.response()  # every add the page sent has been answered
+        expect(page.locator("#cart-mini .count")).to_have_text("1")
 
-    cart = context.new_page()
-    cart.goto("/cart")
-    expect(cart.get_by_role("spinbutton", name="Menge von Bio-Müsli Beere")).to_have_value("1")
-    expect(cart.locator("#cart-mini .count")).to_have_text("1")
+        cart = page.context.new_page()
+        cart.goto("/cart")
+        expect(cart.get_by_role("spinbutton", name="Menge von Bio-Müsli Beere")).to_have_value("1")
+        expect(cart.locator("#cart-mini .count")).to_have_text("1")
 
-    # The answer gave the form a fresh key: one more click on purpose adds one more.
-    button.click()
-    expect(page.locator("#cart-mini .count")).to_have_text("2")
-    for request in adds:
-        request.response()
-    cart.reload()
-    expect(cart.get_by_role("spinbutton", name="Menge von Bio-Müsli Beere")).to_have_value("2")
-    expect(cart.locator("#cart-mini .count")).to_have_text("2")
-    assert len(adds) == 2, [request.post_data for request in adds]
-    page.unroute_all(behavior="ignoreErrors")
-    context.close()
-    assert not errors, f"browser console errors: {errors}"
+        # The answer gave the form a fresh key: one more click on purpose adds one more.
+        button.click()
+        expect(page.locator("#cart-mini .count")).to_have_text("2")
+        for sent in adds:
+            sent.response()
+        cart.reload()
+        expect(cart.get_by_role("spinbutton", name="Menge von Bio-Müsli Beere")).to_have_value("2")
+        expect(cart.locator("#cart-mini .count")).to_have_text("2")
+        assert len(adds) == 2, [sent.post_data for sent in adds]
+        page.unroute_all(behavior="ignoreErrors")

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from e2e.conftest import EXPECTED_CONSOLE, SCREENSHOTS, client_address, fill_address
+from e2e.conftest import client_address, fill_address, watched_page
 from e2e.test_account_journeys import PASSWORD, register, sign_in
 from e2e.test_checkout_journeys import add_to_cart
 
@@ -161,23 +161,9 @@ class Phone:
 
 @pytest.fixture
 def phone(request, browser, base_url, javascript):
-    context = browser.new_context(
-        base_url=base_url, java_script_enabled=javascript, viewport=PHONE, has_touch=True, locale="de-DE",
-        extra_http_headers={"X-Forwarded-For": client_address()},
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text)
-            if m.type == "error" and not m.text.startswith(EXPECTED_CONSOLE) else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    yield Phone(page)
-    report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
-        SCREENSHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
-    assert not errors, f"browser console errors: {errors}"
+    with watched_page(request, browser, base_url, java_script_enabled=javascript, viewport=PHONE,
+                      has_touch=True) as page:
+        yield Phone(page)
 
 
 def long_address(who: str) -> str:

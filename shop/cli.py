@@ -16,7 +16,6 @@ from shop.config import DATA_DIR, ConfigError, Settings
 
 DEMO_CSV_DIR = DATA_DIR / "csv"
 DEMO_DATABASE = DATA_DIR / "demo.sqlite3"
-DEMO_RUNNING = DATA_DIR / "demo.json"  # where the running demo serves and keeps its data
 DEMO_ADMIN = "admin@kiezkaufhaus.example"
 DEMO_MAIL_ROUNDS = 3.0  # seconds between the demo's own worker rounds
 
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except ConfigError as problem:
         demo = " Next to the demo, add --demo." if args.command != "serve" and not getattr(
-            args, "demo", False) and DEMO_RUNNING.exists() else ""
+            args, "demo", False) and DEMO_DATABASE.exists() else ""
         print(f"shop {args.command}: {problem}{demo}", file=sys.stderr)
         return 2
     except OperationalError as problem:  # the database is not there or not reachable
@@ -76,9 +75,10 @@ def _settings(args=None) -> Settings:
     """The settings from the environment (and `.env`); with `--demo`, the demo's database.
     Says which database a command works on, so none silently misses the demo's."""
     if args is not None and getattr(args, "demo", False):
-        running = json.loads(DEMO_RUNNING.read_text()) if DEMO_RUNNING.exists() else {}
-        os.environ["DATABASE_URL"] = running.get("database_url") or demo_database_url()
-        os.environ.setdefault("BASE_URL", running.get("base_url", "http://127.0.0.1:8000"))  # links in mail
+        os.environ["DATABASE_URL"] = demo_database_url()
+        notes = demo_notes(os.environ["DATABASE_URL"])
+        if notes.exists():  # links in mail point where the demo serves
+            os.environ.setdefault("BASE_URL", json.loads(notes.read_text())["base_url"])
         os.environ.setdefault("DEBUG", "1")
     settings = Settings.from_environ(Path.cwd() / ".env")
     if args is not None and args.command != "serve":
@@ -90,6 +90,14 @@ def _settings(args=None) -> Settings:
 
 def demo_database_url() -> str:
     return os.environ.get("DEMO_DATABASE_URL", f"sqlite:///{DEMO_DATABASE}")
+
+
+def demo_notes(database_url: str) -> Path:
+    """Where the running demo notes its address, for commands run next to it: beside its
+    SQLite file (so each demo database has its own), else in data/."""
+    if database_url.startswith("sqlite:///"):
+        return Path(database_url.removeprefix("sqlite:///") + ".json")
+    return DATA_DIR / "demo.json"
 
 
 def _shown(url: str) -> str:
@@ -207,7 +215,7 @@ def cmd_serve(args) -> int:
 
     if args.demo:
         admin_password = build_demo(settings)
-        DEMO_RUNNING.write_text(json.dumps({"base_url": settings.base_url, "database_url": settings.database_url}))
+        demo_notes(settings.database_url).write_text(json.dumps({"base_url": settings.base_url}))
         print(demo_banner(settings, admin_password), flush=True)
     else:
         connect(settings.database_url)

@@ -13,6 +13,7 @@ from shop import cli
 from shop.accounts.models import User
 from shop.db import db, with_connection
 from shop.mail.models import OutboxMessage
+from shop.orders.models import Order
 from tests.conftest import Shopper, migrated_app
 from tests.test_accounts import register
 
@@ -97,3 +98,18 @@ def test_commands_say_which_database_they_use_and_reach_the_demo_with_demo(setti
     assert cli.main(["create-admin", "--demo", "chefin@example.org"]) == 0
     assert f"Database: {settings.database_url}" in capsys.readouterr().err
     assert with_connection(User.get, User.email == "chefin@example.org").is_admin
+
+
+def test_mail_from_a_command_next_to_the_demo_links_to_where_the_demo_serves(
+        settings, shopper, make_product, monkeypatch, tmp_path, database):
+    shopper.buy(make_product("Tee"))
+    number = with_connection(lambda: Order.get().number)
+    monkeypatch.setattr(cli, "DATA_DIR", tmp_path)
+    cli.demo_notes(settings.database_url).write_text('{"base_url": "http://127.0.0.1:8200"}')
+    for name, value in {"SECRET_KEY": settings.secret_key, "DEMO_DATABASE_URL": settings.database_url}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("BASE_URL", raising=False)
+    assert cli.main(["order", "--demo", number, "paid"]) == 0
+    mail = with_connection(lambda: OutboxMessage.select().order_by(OutboxMessage.id.desc()).get().message)
+    assert f"http://127.0.0.1:8200/orders/{number}" in mail.replace("=\r\n", "")

@@ -98,11 +98,15 @@ def test_with_htmx_the_503_lands_in_the_page(app, settings, make_product):
     assert response.text.lstrip().startswith('<section id="errors-busy"')
 
 
-def test_health_reports_a_database_that_takes_no_writes(app, settings, client):
-    if settings.database_url.startswith("postgres"):
-        pytest.skip("a PostgreSQL table lock leaves the server writable; SQLite's lock is the whole file")
+def test_health_reports_a_sqlite_database_that_takes_no_writes(settings, tmp_path):
+    """On SQLite whatever DATABASE_URL says: its write lock is the whole file (a PostgreSQL
+    table lock leaves the server writable)."""
+    from shop.db import db
+
+    sqlite = replace(settings, database_url=f"sqlite:///{tmp_path / 'locked.db'}", database_wait_seconds=1.0)
+    client = TestClient(migrated_app(sqlite))
     assert client.get("/healthz").json()["writable"] is True
-    holder = LockHolder(settings.database_url)
+    holder = LockHolder(sqlite.database_url)
     try:
         response = client.get("/healthz")
     finally:
@@ -110,3 +114,4 @@ def test_health_reports_a_database_that_takes_no_writes(app, settings, client):
     assert response.status_code == 503
     assert response.json() == {"status": "error", "database": "ok", "writable": False}
     assert client.get("/healthz").status_code == 200
+    db.close_all()
