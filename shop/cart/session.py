@@ -18,24 +18,24 @@ COUNT_KEY = "cart_count"
 
 async def cart_token(request: Request) -> str | None:
     """The cart of this visitor. An account's cart needs that account's live session:
-    a cookie copied before sign-out does not reach it."""
+    a cookie copied before sign-out does not reach it. Checked once per request."""
     token = request.session.get(TOKEN_KEY)
-    if not token:
-        return None
-    owner = await run_db(service.owner_of, token)
-    if owner is None:
+    if not token or getattr(request.state, "cart_checked", None) == token:
         return token
-    user = await current_user(request)
-    if user and user.id == owner:
+    owner = await run_db(service.owner_of, token)
+    user = await current_user(request) if owner is not None else None
+    if owner is None or (user and user.id == owner):
+        request.state.cart_checked = token
         return token
     forget(request)
     return None
 
 
 def keep(request: Request, token: str | None = None, count: int | None = None) -> None:
-    """Remember the visitor's cart and how many items it holds (for the header)."""
+    """Remember the visitor's cart (one the cart service has just handed out for this
+    visitor) and how many items it holds (for the header)."""
     if token:
-        request.session[TOKEN_KEY] = token
+        request.session[TOKEN_KEY] = request.state.cart_checked = token
     if count is not None:
         request.session[COUNT_KEY] = count
 

@@ -268,9 +268,8 @@ def order_page(settings, number: str, token: str | None,
                user_id: int | None = None) -> tuple[str | None, OrderPage | None]:
     """(VALID, the page) for its owner or the holder of a live link; (EXPIRED, None) for
     the holder of an expired link; (None, None) for anyone else."""
-    state, order = order_for_link(settings, number, token)
-    if user_id is not None and (owned := Order.get_or_none((Order.number == number) & (Order.user == user_id))):
-        state, order = VALID, owned
+    owned = Order.get_or_none((Order.number == number) & (Order.user == user_id)) if user_id else None
+    state, order = (VALID, owned) if owned else order_for_link(settings, number, token)
     if state != VALID or order is None:
         return state, None
     return VALID, OrderPage(order, list(order.lines.order_by(OrderLine.id)),
