@@ -39,15 +39,20 @@ def test_browse_from_home_to_a_product(page):
     expect(breadcrumb.get_by_role("link", name="Lebensmittel")).to_be_visible()
 
 
+def search_in_listing(page, words: str, javascript: bool) -> None:
+    """Type into the listing's search: as you type with htmx, a submitted form without."""
+    search = page.get_by_role("searchbox", name="Suche", exact=True)
+    if javascript:
+        search.press_sequentially(words, delay=60)
+    else:
+        search.fill(words)
+        page.get_by_role("button", name="Ergebnisse anzeigen").click()
+
+
 def test_search_as_you_type(page, javascript):
     page.goto("/products")
     mark_page(page, javascript)
-    search = page.get_by_role("searchbox", name="Suche", exact=True)
-    if javascript:
-        search.press_sequentially("muesli", delay=60)
-    else:
-        search.fill("muesli")
-        page.get_by_role("button", name="Ergebnisse anzeigen").click()
+    search_in_listing(page, "muesli", javascript)
     expect(page.locator(f"{RESULTS} h2")).to_contain_text("„muesli“")
     expect(product_cards(page).first).to_contain_text("Müsli")
     expect(page).to_have_url(re.compile(r"q=muesli"))
@@ -180,12 +185,7 @@ def test_the_tab_title_follows_the_listing(page, javascript):
     expect(page.get_by_role("heading", level=1)).to_have_text("Kaffee & Tee")
     expect(page).to_have_title(f"Kaffee & Tee · {SHOP}")
 
-    search = page.get_by_role("searchbox", name="Suche", exact=True)
-    if javascript:
-        search.press_sequentially("tee", delay=60)
-    else:
-        search.fill("tee")
-        page.get_by_role("button", name="Ergebnisse anzeigen").click()
+    search_in_listing(page, "tee", javascript)
     expect(page.get_by_role("heading", level=1)).to_have_text("Suche: tee")
     expect(page).to_have_title(f"Suche: tee · {SHOP}")
     assert_same_document(page, javascript)
