@@ -17,7 +17,7 @@ import time
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from urllib.parse import urlparse
 
 import anyio
@@ -65,6 +65,9 @@ class JSONField(TextField):
 
 
 class BaseModel(Model):
+    if TYPE_CHECKING:
+        id: Any  # Peewee's implicit primary key, for the type checker
+
     class Meta:
         database = db
         legacy_table_names = False

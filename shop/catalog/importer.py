@@ -21,6 +21,7 @@ from shop.forms import decimal_number, euro_cents, whole_number
 from shop.i18n import _
 
 from .models import CONTENT_UNITS, SLUG, VAT_RATES, Category, Product, ProductImage
+from . import stock
 from .search import index_products
 
 CATEGORY_COLUMNS = {"slug", "name", "parent", "position", "description"}
@@ -182,6 +183,8 @@ def _import_products(rows, csv_dir: Path, media_dir: Path, progress: Progress) -
                 if not changes:
                     result.unchanged += 1
                     continue
+                if "stock" in changes:  # through the ledger; `save` then writes the same count
+                    stock.set_count(product.id, changes["stock"], stock.STOCKTAKING, "import")
                 for key, value in changes.items():
                     setattr(product, key, value)
                 result.updated += 1

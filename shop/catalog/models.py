@@ -18,7 +18,7 @@ from peewee import (
     fn,
 )
 
-from shop.db import BaseModel, now
+from shop.db import BaseModel, JSONField, now
 from shop.pricing import round_cents
 
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*", re.ASCII)
@@ -72,6 +72,12 @@ class Product(BaseModel):
     responsible_person = TextField(default="")
     product_identifier = CharField(default="")
     warnings = TextField(default="")
+    ean = CharField(default="")  # GTIN-13 or GTIN-8, check digit verified
+    # The width of each WebP rendition of `image`, e.g. "320 640 1280"; empty for a single file.
+    image_widths = CharField(default="")
+    low_stock_threshold = IntegerField(null=True)  # None: the shop's default
+    # Raised by every back-office save, so a save made on an older copy is refused.
+    version = IntegerField(default=1)
     created_at = DateTimeField(default=now)
     updated_at = DateTimeField(default=now)
 
@@ -101,12 +107,18 @@ class Product(BaseModel):
         return round_cents(cents), base_unit
 
     def save(self, *args, **kwargs):
-        """Saving a new price also records it in the price history (PAngV §11)."""
-        price_changed = self.id is None or "price_cents" in self._dirty
+        """Saving a new price also records it in the price history (PAngV §11); a new
+        product's stock becomes its first stock movement."""
+        created = self.id is None
+        price_changed = created or "price_cents" in self._dirty
         self.updated_at = now()
         result = super().save(*args, **kwargs)
         if price_changed:
             PriceChange.create(product=self, price_cents=self.price_cents, changed_at=self.updated_at)
+        if created and self.stock:
+            # A new product's stock opens its ledger; later changes go through `stock.move`.
+            StockMovement.create(product=self, change=self.stock, reason=STOCKTAKING,
+                                 created_at=self.updated_at)
         return result
 
     @classmethod
@@ -147,6 +159,7 @@ class ProductImage(BaseModel):
     filename = CharField()
     alt = CharField(default="")
     position = IntegerField(default=0)
+    widths = CharField(default="")  # as `Product.image_widths`
 
     class Meta:
         indexes = ((("product", "position"), False),)
@@ -159,6 +172,52 @@ class PriceChange(BaseModel):
 
     class Meta:
         indexes = ((("product", "changed_at"), False),)
+
+
+class SlugRedirect(BaseModel):
+    """A product's former address, answered with a 301 to its current one."""
+
+    old_slug = CharField(unique=True)
+    product = ForeignKeyField(Product, backref="old_slugs", on_delete="CASCADE")
+    created_at = DateTimeField(default=now)
+
+
+# Why stock changed. Every change of `Product.stock` is a StockMovement.
+ORDER, CANCELLATION, RECEIVED, STOCKTAKING, DAMAGE, CORRECTION = (
+    "order", "cancellation", "received", "stocktaking", "damage", "correction")
+STOCK_REASONS = (ORDER, CANCELLATION, RECEIVED, STOCKTAKING, DAMAGE, CORRECTION)
+
+
+class StockMovement(BaseModel):
+    """One change of a product's stock; a product's stock is the sum of its movements."""
+
+    product = ForeignKeyField(Product, backref="stock_movements", on_delete="CASCADE")
+    change = IntegerField()
+    reason = CharField()
+    note = CharField(default="")
+    actor = CharField(default="")  # who caused it: an admin's email, a customer order, "import"
+    order_number = CharField(null=True)
+    created_at = DateTimeField(default=now)
+
+    class Meta:
+        indexes = ((("product", "created_at"), False),)
+
+
+class ImportJob(BaseModel):
+    """A CSV file uploaded in the back office, from preview to the end of its import."""
+
+    kind = CharField(default="")  # "products" or "categories"
+    filename = CharField()  # as uploaded, for display only
+    path = CharField()  # the stored copy
+    state = CharField(default="checking", index=True)  # checking, ready, failed, importing, done
+    total_rows = IntegerField(default=0)
+    done_rows = IntegerField(default=0)
+    preview = JSONField(null=True)  # counts and the first rows to create, update, keep
+    errors = JSONField(null=True)
+    result = JSONField(null=True)
+    created_by = CharField(default="")
+    created_at = DateTimeField(default=now)
+    updated_at = DateTimeField(default=now)
 
 
 class CatalogVersion(BaseModel):

@@ -18,7 +18,7 @@ from shop.accounts import passwords
 from shop.accounts.models import User
 from shop.cart.models import Cart, CartLine
 from shop.cart.service import CartItem, CartView, view_of
-from shop.catalog import availability
+from shop.catalog import availability, stock
 from shop.catalog.availability import MAX_QUANTITY
 from shop.catalog.models import Product
 from shop.db import db, locked, now, write
@@ -74,8 +74,8 @@ def place_order(settings, cart_token: str, token: str, fingerprint: str) -> Orde
                 raise OrderProblem(_("Your cart is empty."))
             if view.fingerprint != fingerprint:
                 raise CartChanged(_("Your cart has changed. Please check your order again."))
-            _take_stock(view.items)
             order = _create(view, token, cart.user_id)
+            _take_stock(view.items, order.number)
             CartLine.delete().where(CartLine.cart == cart).execute()
             Cart.update(checkout={}, updated_at=now()).where(Cart.id == cart.id).execute()
             outbox.enqueue(confirmation_mail(settings, order))
@@ -88,19 +88,15 @@ def place_order(settings, cart_token: str, token: str, fingerprint: str) -> Orde
         return order
 
 
-def _take_stock(items: list[CartItem]) -> None:
+def _take_stock(items: list[CartItem], order_number: str) -> None:
     """Take each line's quantity from stock, under the same rule as `availability`,
     in one conditional update that can never make the stock negative."""
     for item in items:
         product, quantity = item.product, item.quantity
         if quantity > MAX_QUANTITY:
             raise OutOfStock(availability.problem(product, quantity))
-        taken = (
-            Product.update(stock=Product.stock - quantity)
-            .where((Product.id == product.id) & (Product.stock >= quantity)
-                   & (Product.active == True))  # noqa: E712
-            .execute()
-        )
+        taken = stock.move(product.id, -quantity, stock.ORDER, "customer",
+                           order_number=order_number, only_active=True)
         if not taken:
             left = (Product.select(Product.stock)
                     .where((Product.id == product.id) & (Product.active == True))  # noqa: E712
@@ -168,8 +164,8 @@ def transition(settings, order: Order, status: str, actor: str, note: str = "",
             raise IllegalTransition("A shipment needs a carrier and a tracking number.")
         if (order.status, status) in RESTOCKING:
             for line in order.lines.where(OrderLine.product.is_null(False)):
-                Product.update(stock=Product.stock + line.quantity).where(
-                    Product.id == line.product_id).execute()
+                stock.move(line.product_id, line.quantity, stock.CANCELLATION, actor,
+                           order_number=order.number)
         changes = {"status": status, "updated_at": now()}
         if status == SHIPPED:
             changes.update(carrier=carrier, tracking_number=tracking_number)

@@ -1,0 +1,62 @@
+"""Recording writes. Call `record` inside the transaction that makes the change, so the
+entry and the change are kept or lost together."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+from shop.db import now
+
+from .models import AuditEntry
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who writes: a signed-in admin (id and email) from an address, or a command."""
+
+    email: str
+    user_id: int | None = None
+    address: str = ""
+
+
+def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list]:
+    """The fields whose value differs, as {field: [before, after]} (JSON-ready)."""
+    return {
+        key: [_plain(before.get(key)), _plain(value)]
+        for key, value in after.items()
+        if _plain(before.get(key)) != _plain(value)
+    }
+
+
+def record(actor: Actor, action: str, object_type: str, object_id: Any, label: str = "",
+           changed: Mapping[str, list] | None = None) -> AuditEntry:
+    return AuditEntry.create(
+        actor_id=actor.user_id, actor=actor.email, address=actor.address, action=action,
+        object_type=object_type, object_id=str(object_id), object_label=label[:255],
+        changes=dict(changed or {}),
+    )
+
+
+def record_many(actor: Actor, action: str, object_type: str,
+                entries: Iterable[tuple[Any, str, Mapping[str, list]]]) -> int:
+    """One entry per (id, label, changes), inserted in batches: bulk actions and imports."""
+    at = now()
+    rows = [
+        dict(at=at, actor_id=actor.user_id, actor=actor.email, address=actor.address,
+             action=action, object_type=object_type, object_id=str(object_id),
+             object_label=label[:255], changes=dict(changed))
+        for object_id, label, changed in entries
+    ]
+    for start in range(0, len(rows), 500):
+        AuditEntry.insert_many(rows[start:start + 500]).execute()
+    return len(rows)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value.normalize()) if value == value.to_integral() else str(value)
+    return value
