@@ -20,7 +20,7 @@ from starlette_wtf import CSRFProtectMiddleware
 from shop import health, pricing, theme, worker
 from shop.accounts import routes as accounts
 from shop.accounts import service as account_service
-from shop import admin
+from shop.admin import routes as admin
 from shop.cart import routes as cart
 from shop.cart import session as cart_session
 from shop.catalog import cards

@@ -50,7 +50,8 @@ def make_templates(router: Router) -> jinja2.Environment:
     env.filters.update(money=i18n.format_money, number=i18n.format_number, date=i18n.format_date,
                        datetime=i18n.format_datetime)
     env.globals.update(csrf_token=csrf_token, country_name=i18n.country_name,
-                       url=_url_builder(router), static=static_url, media=media_url)
+                       url=_url_builder(router), static=static_url, media=media_url,
+                       page_numbers=page_numbers)
     return env
 
 
@@ -204,6 +205,17 @@ def flash(request: Request, message: str, category: str = "info") -> None:
 def theme_of(request: Request) -> str:
     theme = request.cookies.get("theme", "auto")
     return theme if theme in THEMES else "auto"
+
+
+def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """Page links to show: first, last and a window around the current; None is a gap."""
+    shown = {1, pages, *range(page - around, page + around + 1)}
+    numbers: list[int | None] = []
+    for n in sorted(p for p in shown if 1 <= p <= pages):
+        if numbers and n - numbers[-1] > 1:
+            numbers.append(None)
+        numbers.append(n)
+    return numbers
 
 
 def see_other(url: str) -> RedirectResponse:

@@ -61,16 +61,6 @@ class Listing:
             return _("Search: %(query)s", query=self.filters["q"])
         return self.category.name if self.category else _("All products")
 
-    def page_numbers(self, around: int = 2) -> list[int | None]:
-        """Page links to show: first, last and a window around the current; None is a gap."""
-        shown = {1, self.pages, *range(self.page - around, self.page + around + 1)}
-        numbers: list[int | None] = []
-        for n in sorted(p for p in shown if 1 <= p <= self.pages):
-            if numbers and n - numbers[-1] > 1:
-                numbers.append(None)
-            numbers.append(n)
-        return numbers
-
 
 class VersionedCache:
     """Results that stay valid while the catalogue version stays the same (LRU, per process)."""

@@ -1,0 +1,4 @@
+"""(being built)"""
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []

@@ -1,0 +1,25 @@
+"""The back office's routes: every area's under /admin, behind one guard (guests are sent
+to sign in, customers get a 404) and private, uncached pages."""
+from __future__ import annotations
+
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.routing import Route
+
+from shop.auth import AdminRequired
+from shop.web import Area, PrivatePages, see_other, url_path
+
+from . import categories, dashboard, images, imports, product_form, products, stock
+
+
+async def to_dashboard(request: Request):
+    return see_other(url_path(request, "admin:dashboard"))
+
+
+routes = [
+    Route("/admin", to_dashboard),
+    Area("admin", [
+        *dashboard.routes, *products.routes, *product_form.routes, *images.routes,
+        *categories.routes, *stock.routes, *imports.routes,
+    ], path="/admin", middleware=[Middleware(PrivatePages), Middleware(AdminRequired)]),
+]
