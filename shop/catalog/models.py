@@ -35,17 +35,25 @@ class Category(BaseModel):
     parent = ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
     position = IntegerField(default=0)
     description = TextField(default="")
+    # An inactive category, with its subcategories and their products, is hidden in the shop.
+    active = BooleanField(default=True)
 
     class Meta:
         indexes = ((("parent", "position"), False),)
 
     @classmethod
-    def tree(cls) -> list[Category]:
-        """All categories in display order: each top level followed by its children."""
-        rows = list(cls.select().order_by(cls.position, cls.name))
+    def tree(cls, with_hidden: bool = False) -> list[Category]:
+        """The categories in display order: each top level followed by its children;
+        only those the shop shows, unless `with_hidden`."""
+        return cls.arrange(list(cls.select().order_by(cls.position, cls.name)), with_hidden)
+
+    @staticmethod
+    def arrange(rows: list[Category], with_hidden: bool = False) -> list[Category]:
+        """`rows` (in display order) as the tree: each top level followed by its children."""
         children: dict[int | None, list[Category]] = {}
         for row in rows:
-            children.setdefault(row.parent_id, []).append(row)
+            if row.active or with_hidden:
+                children.setdefault(row.parent_id, []).append(row)
         ordered = []
         for top in children.get(None, []):
             top.subcategories = children.get(top.id, [])

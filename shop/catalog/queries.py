@@ -88,7 +88,28 @@ cache = VersionedCache()
 
 
 def category_tree(version: tuple[str, int]) -> list[Category]:
-    return cache.get(version, "tree", Category.tree)
+    return _categories(version)[0]
+
+
+def hidden_categories(version: tuple[str, int]) -> list[int]:
+    """Inactive categories and the subcategories of inactive ones: their products are
+    not shown in the shop."""
+    return _categories(version)[1]
+
+
+def _categories(version: tuple[str, int]) -> tuple[list[Category], list[int]]:
+    def compute():
+        rows = list(Category.select().order_by(Category.position, Category.name))
+        tree = Category.arrange(rows)
+        shown_ids = {c.id for c in tree}
+        return tree, [c.id for c in rows if c.id not in shown_ids]
+    return cache.get(version, "categories", compute)
+
+
+def shown(query, version: tuple[str, int]):
+    """`query` (over products) without the products of hidden categories."""
+    hidden = hidden_categories(version)
+    return query.where(Product.category.not_in(hidden)) if hidden else query
 
 
 def navigation() -> list[Category]:
@@ -121,9 +142,9 @@ def query_params(filters: dict, **changes) -> dict:
 
 
 def home_page() -> HomePage:
-    cards = Product.cards()
-    featured = cards.where(Product.featured == True)  # noqa: E712
     version = CatalogVersion.current()
+    cards = shown(Product.cards(), version)
+    featured = cards.where(Product.featured == True)  # noqa: E712
     return HomePage(
         categories=category_tree(version),
         featured=list(featured.order_by(Product.created_at.desc()).limit(FEATURED_SIZE)),
@@ -133,10 +154,10 @@ def home_page() -> HomePage:
 
 
 def product_page(slug: str) -> ProductPage | None:
-    product = Product.visible().where(Product.slug == slug).get_or_none()
+    version = CatalogVersion.current()
+    product = shown(Product.visible(), version).where(Product.slug == slug).get_or_none()
     if product is None:
         return None
-    version = CatalogVersion.current()
     categories = category_tree(version)
     by_id = {c.id: c for c in categories}
     parent = by_id.get(product.category.parent_id)
@@ -161,7 +182,7 @@ def listing(filters: dict, page_size: int) -> Listing:
         if category is None:
             raise CategoryNotFound(filters["category"])
 
-    query = Product.select().where(Product.active == True)  # noqa: E712
+    query = shown(Product.select().where(Product.active == True), version)  # noqa: E712
     words = terms(filters["q"])
     rank = None
     if words:

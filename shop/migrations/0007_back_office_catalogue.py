@@ -1,5 +1,5 @@
 """The catalogue's back office: product versions, EAN, image renditions, low-stock
-thresholds, old product addresses, the stock ledger, CSV import jobs and the audit trail.
+thresholds, categories that can be hidden, old product addresses, the stock ledger, CSV import jobs and the audit trail.
 
 Each product's current stock becomes its first movement (stocktaking), so stock equals
 the sum of its movements from here on.
@@ -66,7 +66,7 @@ def up(migrator, db):
     # SQLite adds a NOT NULL column by rebuilding the table, which drops its triggers
     # (the catalogue version's); they are put back afterwards.
     triggers = [] if isinstance(db, PostgresqlDatabase) else db.execute_sql(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'product'"
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('product', 'category')"
     ).fetchall()
     migrator.migrate(
         migrator.add_column("product", "ean", CharField(default="")),
@@ -74,6 +74,7 @@ def up(migrator, db):
         migrator.add_column("product", "low_stock_threshold", IntegerField(null=True)),
         migrator.add_column("product", "version", IntegerField(default=1)),
         migrator.add_column("product_image", "widths", CharField(default="")),
+        migrator.add_column("category", "active", BooleanField(default=True)),
         # The back office sorts and searches the whole catalogue by these.
         migrator.add_index("product", ("name",), False),
         migrator.add_index("product", ("price_cents",), False),
