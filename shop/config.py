@@ -92,6 +92,8 @@ class Settings:
     # Seconds between worker rounds run inside the web process (the demo); 0: none,
     # `shop worker` does the work.
     worker_in_process: float = 0.0
+    # A product with this many or fewer left is "low" (a product may set its own).
+    low_stock_threshold: int = 5
     merchant: Merchant = field(default_factory=Merchant)
     shipping: Shipping = field(default_factory=Shipping)
     mail: Mail = field(default_factory=Mail)
@@ -131,6 +133,7 @@ class Settings:
             order_link_days=config("ORDER_LINK_DAYS", cast=int, default=90),
             database_wait_seconds=config("DATABASE_WAIT_SECONDS", cast=float, default=5.0),
             worker_in_process=config("WORKER_IN_PROCESS", cast=float, default=0.0),
+            low_stock_threshold=config("LOW_STOCK_THRESHOLD", cast=int, default=5),
             merchant=Merchant.from_config(config),
             shipping=Shipping(
                 germany_cents=config("SHIPPING_DE_CENTS", cast=int, default=Shipping.germany_cents),
