@@ -94,6 +94,9 @@ class Settings:
     worker_in_process: float = 0.0
     # A product with this many or fewer left is "low" (a product may set its own).
     low_stock_threshold: int = 5
+    # An uploaded product picture: at most this many bytes and pixels (width × height).
+    image_max_bytes: int = 10 * 1024 * 1024
+    image_max_pixels: int = 40_000_000
     merchant: Merchant = field(default_factory=Merchant)
     shipping: Shipping = field(default_factory=Shipping)
     mail: Mail = field(default_factory=Mail)
@@ -134,6 +137,8 @@ class Settings:
             database_wait_seconds=config("DATABASE_WAIT_SECONDS", cast=float, default=5.0),
             worker_in_process=config("WORKER_IN_PROCESS", cast=float, default=0.0),
             low_stock_threshold=config("LOW_STOCK_THRESHOLD", cast=int, default=5),
+            image_max_bytes=config("IMAGE_MAX_BYTES", cast=int, default=10 * 1024 * 1024),
+            image_max_pixels=config("IMAGE_MAX_PIXELS", cast=int, default=40_000_000),
             merchant=Merchant.from_config(config),
             shipping=Shipping(
                 germany_cents=config("SHIPPING_DE_CENTS", cast=int, default=Shipping.germany_cents),
