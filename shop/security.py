@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import re
 import time
+from typing import Sequence
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -116,30 +117,45 @@ def _address(text: str):
         return None
 
 
-class BodySizeLimitMiddleware:
-    """Refuses request bodies over `max_bytes` with 413, before anything reads them whole."""
+class BodyTooLarge(HTTPException):
+    """A request body over the limit of its path (`limit` bytes): answered with 413."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, "Request body too large.")
+        self.limit = limit
+
+
+class BodySizeLimitMiddleware:
+    """Refuses request bodies over `max_bytes` with 413, before anything reads them whole.
+    Paths matching a pattern in `larger` (an upload) have that limit instead. The bytes
+    are counted as they arrive, so a body without a declared length is cut off too."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Sequence[tuple[str, int]] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = [(re.compile(pattern), limit) for pattern, limit in larger]
+
+    def limit_for(self, path: str) -> int:
+        return next((limit for pattern, limit in self.larger if pattern.fullmatch(path)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope["path"])
         declared = Headers(scope=scope).get("content-length", "0")
-        too_large = not re.fullmatch(r"[0-9]{1,12}", declared) or int(declared) > self.max_bytes
+        too_large = not re.fullmatch(r"[0-9]{1,12}", declared) or int(declared) > limit
         received = 0
 
         async def limited_receive() -> Message:
             # Raised where the body is read, so the shop's own error page answers.
             nonlocal received
             if too_large:
-                raise HTTPException(413, "Request body too large.")
+                raise BodyTooLarge(limit)
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise HTTPException(413, "Request body too large.")
+            if received > limit:
+                raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, limited_receive, send)
