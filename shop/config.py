@@ -97,6 +97,11 @@ class Settings:
     # An uploaded product picture: at most this many bytes and pixels (width × height).
     image_max_bytes: int = 10 * 1024 * 1024
     image_max_pixels: int = 40_000_000
+    # CSV files uploaded in the back office: where they are kept until imported, the
+    # largest taken, and from how many rows the worker checks and imports them.
+    import_dir: Path = DATA_DIR / "imports"
+    import_max_bytes: int = 50 * 1024 * 1024
+    import_background_rows: int = 2000
     merchant: Merchant = field(default_factory=Merchant)
     shipping: Shipping = field(default_factory=Shipping)
     mail: Mail = field(default_factory=Mail)
@@ -139,6 +144,9 @@ class Settings:
             low_stock_threshold=config("LOW_STOCK_THRESHOLD", cast=int, default=5),
             image_max_bytes=config("IMAGE_MAX_BYTES", cast=int, default=10 * 1024 * 1024),
             image_max_pixels=config("IMAGE_MAX_PIXELS", cast=int, default=40_000_000),
+            import_dir=Path(config("IMPORT_DIR", default=str(DATA_DIR / "imports"))),
+            import_max_bytes=config("IMPORT_MAX_BYTES", cast=int, default=50 * 1024 * 1024),
+            import_background_rows=config("IMPORT_BACKGROUND_ROWS", cast=int, default=2000),
             merchant=Merchant.from_config(config),
             shipping=Shipping(
                 germany_cents=config("SHIPPING_DE_CENTS", cast=int, default=Shipping.germany_cents),

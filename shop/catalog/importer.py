@@ -1,44 +1,77 @@
-"""CSV import of categories and products.
+"""CSV import and export of categories and products.
 
-Every row is validated before anything is written; a file with one bad row
-imports nothing and reports each error with its line number. Products are
-created or updated by SKU, categories by slug. Image file names are relative
-to the CSV file and are copied into the media folder.
+An import has two phases that share one validation. `check` reads the file and writes
+nothing: it validates every row and compares it with what is stored, which gives the
+rows to create, update and leave as they are (the preview), or every error with its
+line number. `apply` writes. A file with a bad row imports nothing. Products are
+created or updated by SKU, categories by slug; a column left out of the file leaves
+that field of existing rows as it is (an empty cell means the default).
+
+Products go through both phases in chunks of CHUNK_ROWS: each chunk is read, compared
+with the stored products of its SKUs and written in one transaction (bulk inserts,
+the full-text index of the chunk), so a file of 100,000 rows takes flat memory and the
+shop keeps taking orders between chunks. Only the SKUs and slugs seen so far are kept,
+to find those that appear twice.
+
+Image names are relative to the CSV file and copied into the media folder (`shop
+import-csv`), or name files already in the media folder (an upload in the back office,
+as the export writes them). The export writes the same columns, so exporting and
+importing the result changes nothing.
 """
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import filecmp
+import io
 import re
 import shutil
 import unicodedata
 from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import islice
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from shop.db import write
+from shop.audit.service import Actor, record_many
+from shop.db import locked, now, write
 from shop.forms import decimal_number, euro_cents, whole_number
 from shop.i18n import _
 
-from .models import CONTENT_UNITS, SLUG, VAT_RATES, Category, Product, ProductImage
 from . import stock
+from .models import (
+    CONTENT_UNITS, SLUG, STOCKTAKING, VAT_RATES, Category, PriceChange, Product, ProductImage, SlugRedirect,
+    StockMovement,
+)
 from .search import index_products
 
-CATEGORY_COLUMNS = {"slug", "name", "parent", "position", "description"}
-PRODUCT_COLUMNS = {
+# In the order the export writes them (and the demo files have them).
+PRODUCT_HEADER = (
     "sku", "slug", "name", "description", "category", "price", "vat_rate", "stock", "active",
     "content_quantity", "content_unit", "manufacturer", "responsible_person",
     "product_identifier", "warnings", "image", "featured",
-}
+)
+CATEGORY_HEADER = ("slug", "name", "parent", "position", "description", "active")
+PRODUCT_COLUMNS = set(PRODUCT_HEADER)
+CATEGORY_COLUMNS = set(CATEGORY_HEADER)
 REQUIRED_PRODUCT_COLUMNS = {"sku", "name", "category", "price"}
 MULTI_LINE_COLUMNS = {"description", "warnings", "manufacturer", "responsible_person"}
-_LINE_BREAKS = "\n\r\t"
+# Line breaks belong in texts only; no other control character (Unicode's Cc, Zl, Zp) anywhere.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 IMAGE_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".webp"}
 MAX_PRICE_CENTS = 100_000_000
 MAX_STOCK = 10_000_000
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TRUE = {"1", "true", "yes", "ja", "x"}
 _FALSE = {"0", "false", "no", "nein", ""}
+
+CHUNK_ROWS = 1000
+SAMPLE_ROWS = 20  # the first rows of each kind that a preview shows
+MAX_ERRORS = 1000  # a preview lists this many; it counts them all
+CREATE, UPDATE, UNCHANGED = "create", "update", "unchanged"
+# The columns whose change needs the product's full-text entry renewed.
+SEARCHED_COLUMNS = {"name", "description", "category", "sku", "product_identifier", "manufacturer"}
 
 Progress = Callable[[str, int, int], None]
 
@@ -57,147 +90,535 @@ class ImportResult:
     unchanged: int = 0
     rows: list[dict] = field(default_factory=list, repr=False)
 
+    def counts(self) -> dict[str, int]:
+        return {CREATE: self.created, UPDATE: self.updated, UNCHANGED: self.unchanged}
 
-def import_csv(path: Path, media_dir: Path, progress: Progress | None = None) -> ImportResult:
-    """Import a categories or products file (told apart by its header)."""
+
+@dataclass
+class Preview:
+    """What an import would do: counts and the first rows of each kind, or the errors."""
+
+    kind: str
+    rows: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: {CREATE: 0, UPDATE: 0, UNCHANGED: 0})
+    samples: dict[str, list[dict]] = field(default_factory=lambda: {CREATE: [], UPDATE: [], UNCHANGED: []})
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    error_count: int = 0
+
+    def add(self, planned: Iterable[Planned], errors: list[tuple[int, str]]) -> None:
+        for row in planned:
+            self.rows += 1
+            self.counts[row.action] += 1
+            if len(self.samples[row.action]) < SAMPLE_ROWS:
+                self.samples[row.action].append(
+                    {"line": row.line, "key": row.key, "name": row.name, "changes": row.changes})
+        self.error_count += len(errors)
+        self.errors.extend(errors[:MAX_ERRORS - len(self.errors)])
+
+    def error_texts(self) -> list[str]:
+        texts = [text for _line, text in sorted(self.errors, key=lambda e: e[0])]
+        if self.error_count > len(texts):
+            texts.append(_("… and %(count)d more problems", count=self.error_count - len(texts)))
+        return texts
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "rows": self.rows, "counts": self.counts, "samples": self.samples,
+                "error_count": self.error_count}
+
+
+@dataclass
+class Planned:
+    """One valid row and what importing it does."""
+
+    line: int
+    key: str  # the SKU, or the category's slug
+    name: str
+    action: str  # CREATE, UPDATE or UNCHANGED
+    changes: dict[str, list]  # {column: [stored text, new text]} (stored: None when created)
+    values: dict[str, Any]  # the validated row
+    stored: dict[str, Any] | None = None  # the stored row it updates
+    gallery: list[str] = field(default_factory=list)  # image names as stored
+    stored_images: list[dict] = field(default_factory=list)
+
+
+# -- the file -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CsvFile:
+    """A catalogue file: its kind (told apart by the header), its columns and separator."""
+
+    path: Path
+    kind: str  # "products" or "categories"
+    header: tuple[str, ...]
+    delimiter: str
+
+    def rows(self, skip: int = 0) -> Iterator[tuple[int, dict[str, str]]]:
+        """(line, row) for each data row after the first `skip` ones, values stripped.
+        Line 1 is the header; a line is a row as a spreadsheet counts them (a cell may
+        hold line breaks), and empty rows count but are left out."""
+        line = 1
+        done = 0
+        reader: Any = None
+        try:
+            with self.path.open(newline="", encoding="utf-8-sig") as f:
+                reader = csv.reader(f, delimiter=self.delimiter)
+                next(reader, None)
+                for fields in reader:
+                    line += 1
+                    if not any(fields):
+                        continue
+                    done += 1
+                    if done > skip:
+                        yield line, {k: v.strip() for k, v in zip(self.header, fields) if k}
+        except UnicodeDecodeError:
+            raise ImportFailed([_("The file is not UTF-8 encoded text.")]) from None
+        except csv.Error as error:
+            raise ImportFailed([_("Line %(line)d: %(problem)s", line=line + 1,
+                                  problem=_("The file is not valid CSV: %(error)s", error=str(error)))]) from None
+
+    def count(self) -> int:
+        """The number of data rows."""
+        return sum(1 for _row in self.rows())
+
+
+def open_csv(path: Path) -> CsvFile:
+    """Read a file's header: separated by semicolons or commas (whichever the header line
+    has more of), UTF-8 with or without a byte order mark."""
     path = Path(path)
-    progress = progress or (lambda stage, done, total: None)
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            header = set(reader.fieldnames or [])
-            rows = list(reader)
+            first = f.readline(64 * 1024)
     except UnicodeDecodeError:
+        raise ImportFailed([_("The file is not UTF-8 encoded text.")]) from None
+    if "\x00" in first:
         raise ImportFailed([_("The file is not UTF-8 encoded text.")])
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    try:
+        names = next(csv.reader([first], delimiter=delimiter), [])
     except csv.Error as error:
-        raise ImportFailed([_("The file is not valid CSV: %(error)s", error=str(error))])
-    if "sku" in header:
-        missing = REQUIRED_PRODUCT_COLUMNS - header
+        raise ImportFailed([_("The file is not valid CSV: %(error)s", error=str(error))]) from None
+    header = tuple(name.strip().lower() for name in names)
+    twice = sorted({name for name in header if name and header.count(name) > 1})
+    if twice:
+        raise ImportFailed([_("Columns appear twice: %(columns)s", columns=", ".join(twice))])
+    columns = set(header)
+    if "sku" in columns:
+        missing = REQUIRED_PRODUCT_COLUMNS - columns
         if missing:
             raise ImportFailed([_("Missing columns: %(columns)s", columns=", ".join(sorted(missing)))])
-        return _import_products(rows, path.parent, media_dir, progress)
-    if {"slug", "name"} <= header:
-        return _import_categories(rows, progress)
+        return CsvFile(path, "products", header, delimiter)
+    if {"slug", "name"} <= columns:
+        return CsvFile(path, "categories", header, delimiter)
     raise ImportFailed([_("Unknown file: expected a products file (with a 'sku' column) "
                           "or a categories file (with 'slug' and 'name').")])
 
 
-# -- categories ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Images:
+    """Where the image names of a file point: beside the CSV file (copied into the media
+    folder on import) or into the media folder itself."""
 
-def _import_categories(rows: list[dict], progress: Progress) -> ImportResult:
-    existing = {c.slug: c for c in Category.select()}
-    slug_of = {c.id: c.slug for c in existing.values()}
-    stored_parent = {c.slug: slug_of.get(c.parent_id, "") for c in existing.values()}
-    seen: dict[str, dict] = {}
-    errors = []
-    for line, row in enumerate(rows, start=2):
-        row = {k: (v or "").strip() for k, v in row.items() if k}
-        problems = _control_characters(row)
-        if not SLUG.fullmatch(row.get("slug", "")):
-            problems.append(_("slug must be lowercase letters, digits and hyphens"))
-        elif row["slug"] in seen:
-            problems.append(_("slug %(slug)s appears twice", slug=row["slug"]))
-        if not row.get("name") or len(row["name"]) > 120:
-            problems.append(_("name is required (at most 120 characters)"))
-        position = _int(row.get("position") or "0", 0, 100_000)
-        if position is None:
-            problems.append(_("position must be a whole number"))
-        row["position"] = position
-        errors.extend(_line_errors(line, problems))
-        seen[row.get("slug", f"#{line}")] = row | {"line": line}
-    # Two levels only: a parent must itself be top level, as the file leaves it.
-    parents = {**stored_parent, **{slug: row.get("parent", "") for slug, row in seen.items()}}
-    for slug, row in seen.items():
-        parent = row.get("parent", "")
-        if parent and parent not in parents:
-            errors.append(_("Line %(line)d: %(problem)s", line=row["line"],
-                            problem=_("unknown parent category %(slug)s", slug=parent)))
-        elif parent and (parent == slug or parents.get(parent) or slug in parents.values()):
-            errors.append(_("Line %(line)d: %(problem)s", line=row["line"],
-                            problem=_("categories have two levels only")))
-    progress("validate", len(rows), len(rows))
-    if errors:
-        raise ImportFailed(sorted(errors, key=_line_number))
+    folder: Path
+    media_dir: Path
+    in_media: bool
 
-    result = ImportResult("categories")
-    with write():
-        # Top levels first, so a new parent exists before its children.
-        for row in sorted(seen.values(), key=lambda r: bool(r.get("parent"))):
-            parent = existing.get(row.get("parent") or "")
-            values = dict(name=row["name"], parent=parent, position=row["position"],
-                          description=row.get("description", ""))
-            category = existing.get(row["slug"])
-            if category is None:
-                category = Category.create(slug=row["slug"], **values)
-                result.created += 1
-            else:
-                Category.update(values).where(Category.id == category.id).execute()
-                result.updated += 1
-            existing[row["slug"]] = category
-    progress("import", len(seen), len(seen))
+    @classmethod
+    def beside(cls, csv_path: Path, media_dir: Path) -> Images:
+        return cls(Path(csv_path).parent, Path(media_dir), in_media=False)
+
+    @classmethod
+    def in_media_folder(cls, media_dir: Path) -> Images:
+        return cls(Path(media_dir), Path(media_dir), in_media=True)
+
+    def stored_name(self, path: Path) -> str:
+        """The name the product keeps (relative to the media folder)."""
+        if self.in_media:
+            return path.resolve().relative_to(self.media_dir.resolve()).as_posix()
+        return f"products/{path.name}"
+
+    def bring(self, path: Path) -> None:
+        """Copy a picture beside the CSV file into `media/products/` (when new or changed)."""
+        if self.in_media:
+            return
+        target = self.media_dir / "products" / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists() or not filecmp.cmp(path, target, shallow=False):
+            shutil.copyfile(path, target)
+
+
+# -- the phases -----------------------------------------------------------------------
+
+def import_csv(path: Path, media_dir: Path, progress: Progress | None = None) -> ImportResult:
+    """Import a categories or products file (told apart by its header), its pictures
+    beside it: every row is checked before anything is written. Raises ImportFailed."""
+    file = open_csv(path)
+    images = Images.beside(path, media_dir)
+    total = file.count()
+    preview = check(file, images, progress, total=total)
+    if preview.error_count:
+        raise ImportFailed(preview.error_texts())
+    return apply(file, images, progress=progress, total=total)
+
+
+def check(file: CsvFile, images: Images, progress: Progress | None = None, *, total: int = 0) -> Preview:
+    """What importing the file would do, writing nothing."""
+    progress = progress or _no_progress
+    preview = Preview(file.kind)
+    if file.kind == "categories":
+        planned, errors = _CategoryRows(file).plan(list(file.rows()))
+        preview.add(planned, errors)
+    else:
+        rows = _ProductRows(file, images)
+        done = 0
+        for chunk in _chunks(file.rows(), CHUNK_ROWS):
+            planned, errors = rows.plan(chunk)
+            preview.add(planned, errors)
+            done += len(chunk)
+            progress("validate", done, max(total, done))
+    if file.kind == "categories":
+        progress("validate", preview.rows, preview.rows)
+    return preview
+
+
+AfterChunk = Callable[[int, ImportResult], None]
+
+
+def apply(file: CsvFile, images: Images, *, actor: Actor | None = None, stock_actor: str = "import",
+          progress: Progress | None = None, total: int = 0, skip: int = 0,
+          result: ImportResult | None = None, after_chunk: AfterChunk | None = None) -> ImportResult:
+    """Import the file, chunk by chunk, each in its own transaction, checking each chunk
+    again against what is stored now. `actor` gets an audit entry per changed row;
+    `skip` rows at the start were imported already (`result` counts them), and
+    `after_chunk(rows done, result)` runs inside each chunk's transaction (to keep a
+    job's progress with what was written). Raises ImportFailed, having written nothing
+    of that chunk, when the data changed since the check."""
+    progress = progress or _no_progress
+    result = result or ImportResult(file.kind)
+    done = skip
+    if file.kind == "categories":
+        with write():
+            planned, errors = _CategoryRows(file).plan(list(file.rows()), lock=True)
+            if errors:
+                raise ImportFailed([text for _line, text in sorted(errors, key=lambda e: e[0])])
+            _write_categories(planned, actor, result)
+            done = len(planned)
+            if after_chunk:
+                after_chunk(done, result)
+        progress("import", done, done)
+        return result
+    rows = _ProductRows(file, images)
+    for chunk in _chunks(file.rows(skip=skip), CHUNK_ROWS):
+        if not images.in_media:  # copied before the transaction; a bad name is no path
+            for _line, row in chunk:
+                for name in _image_names(row):
+                    if _image_problem(images.folder, name) is None:
+                        images.bring(images.folder / name)
+        with write():
+            planned, errors = rows.plan(chunk, lock=True)
+            if errors:
+                raise ImportFailed([text for _line, text in errors])
+            rows.write(planned, actor, stock_actor, result)
+            done += len(planned)
+            if after_chunk:
+                after_chunk(done, result)
+        progress("import", done, total or done)
     return result
 
 
-# -- products -----------------------------------------------------------------
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
 
-def _import_products(rows, csv_dir: Path, media_dir: Path, progress: Progress) -> ImportResult:
-    categories = {c.slug: c.id for c in Category.select(Category.id, Category.slug)}
-    existing = {p.sku: p for p in Product.select()}
-    slug_owner = {p.slug: p.sku for p in existing.values()}
-    errors: list[str] = []
-    clean: list[dict] = []
-    seen_skus: set[str] = set()
-    for line, row in enumerate(rows, start=2):
-        values, problems = _validate_product(
-            {k: (v or "").strip() for k, v in row.items() if k}, categories, csv_dir
-        )
-        sku, slug = values.get("sku"), values.get("slug")
-        if sku and sku in seen_skus:
-            problems.append(_("SKU %(sku)s appears twice in the file", sku=sku))
-        if slug and slug_owner.get(slug, sku) != sku:
-            problems.append(_("slug %(slug)s is already used by SKU %(sku)s",
-                              slug=slug, sku=slug_owner[slug]))
-        if sku:
-            seen_skus.add(sku)
-        if slug and sku:
-            slug_owner[slug] = sku
-        errors.extend(_line_errors(line, problems))
-        clean.append(values)
-        if line % 500 == 0 or line - 1 == len(rows):
-            progress("validate", line - 1, len(rows))
-    if errors:
-        raise ImportFailed(errors)
 
-    result = ImportResult("products")
-    with write():
-        touched = []
-        for done, values in enumerate(clean, start=1):
-            gallery = [_copy_image(i, media_dir) for i in values.pop("images")]
-            values["image"] = gallery[0] if gallery else ""
-            product = existing.get(values["sku"])
-            if product is None:
-                product = Product(**values)
-                result.created += 1
+# -- categories ---------------------------------------------------------------------
+
+class _CategoryRows:
+    def __init__(self, file: CsvFile):
+        self.present = set(file.header) & CATEGORY_COLUMNS
+
+    def plan(self, rows: list[tuple[int, dict]], lock: bool = False) -> tuple[list[Planned], list[tuple[int, str]]]:
+        stored = {c["slug"]: c for c in locked(Category.select()).dicts()} if lock else \
+            {c["slug"]: c for c in Category.select().dicts()}
+        slug_of = {c["id"]: slug for slug, c in stored.items()}
+        stored_parent = {slug: slug_of.get(c["parent"], "") for slug, c in stored.items()}
+        seen: dict[str, tuple[int, dict]] = {}
+        errors: list[tuple[int, str]] = []
+        for line, row in rows:
+            problems = _control_characters(row)
+            slug = row.get("slug", "")
+            if not SLUG.fullmatch(slug):
+                problems.append(_("slug must be lowercase letters, digits and hyphens"))
+            elif slug in seen:
+                problems.append(_("slug %(slug)s appears twice", slug=slug))
+            if not row.get("name") or len(row["name"]) > 120:
+                problems.append(_("name is required (at most 120 characters)"))
+            position = _int(row.get("position") or "0", 0, 100_000)
+            if position is None:
+                problems.append(_("position must be a whole number"))
+            active = _flag(row.get("active"), True)
+            if active is None:
+                problems.append(_("%(column)s must be 1 or 0", column="active"))
+            values = {"slug": slug, "name": row.get("name", ""), "position": position,
+                      "description": row.get("description", ""), "active": active,
+                      "parent": row.get("parent", "") if "parent" in self.present else stored_parent.get(slug, "")}
+            errors.extend(_line_errors(line, problems))
+            seen[slug or f"#{line}"] = (line, values)
+        # Two levels only: a parent must itself be top level, as the file leaves it.
+        parents = {**stored_parent, **{slug: values["parent"] for slug, (_l, values) in seen.items()}}
+        for slug, (line, values) in seen.items():
+            parent = values["parent"]
+            if parent and parent not in parents:
+                errors.extend(_line_errors(line, [_("unknown parent category %(slug)s", slug=parent)]))
+            elif parent and (parent == slug or parents.get(parent) or slug in parents.values()):
+                errors.extend(_line_errors(line, [_("categories have two levels only")]))
+        if errors:
+            return [], errors
+        planned = []
+        for slug, (line, values) in seen.items():
+            new = _category_text(values)
+            old_row = stored.get(slug)
+            if old_row is None:
+                action, changes = CREATE, {k: [None, v] for k, v in new.items() if v}
             else:
-                changes = {k: v for k, v in values.items() if _stored(product, k) != v}
-                if not changes:
-                    result.unchanged += 1
-                    continue
-                if "stock" in changes:  # through the ledger; `save` then writes the same count
-                    stock.set_count(product.id, changes["stock"], stock.STOCKTAKING, "import")
-                for key, value in changes.items():
-                    setattr(product, key, value)
-                result.updated += 1
-            product.save()
-            _replace_gallery(product, gallery)
-            touched.append(product)
-            if done % 500 == 0 or done == len(clean):
-                progress("import", done, len(clean))
-        index_products(touched)
-    return result
+                old = _category_text({**old_row, "parent": stored_parent[slug]})
+                changes = {k: [old[k], new[k]] for k in CATEGORY_HEADER
+                           if k in self.present and k != "slug" and old[k] != new[k]}
+                action = UPDATE if changes else UNCHANGED
+            planned.append(Planned(line, slug, values["name"], action, changes, values, old_row))
+        return planned, []
 
 
-def _validate_product(row: dict, categories: dict, csv_dir: Path) -> tuple[dict, list[str]]:
+def _category_text(values: Mapping[str, Any]) -> dict[str, str]:
+    return {"slug": values["slug"], "name": values["name"].strip(), "parent": values["parent"] or "",
+            "position": str(values["position"]), "description": (values["description"] or "").strip(),
+            "active": "1" if values["active"] else "0"}
+
+
+_CATEGORY_FIELDS = {"name", "position", "description", "active"}
+
+
+def _write_categories(planned: list[Planned], actor: Actor | None, result: ImportResult) -> None:
+    ids = dict(Category.select(Category.slug, Category.id).tuples())
+    audit = []
+    # Top levels first, so a new parent exists before its children.
+    for row in sorted(planned, key=lambda r: bool(r.values["parent"])):
+        if row.action == UNCHANGED:
+            result.unchanged += 1
+            continue
+        parent = ids.get(row.values["parent"]) if row.values["parent"] else None
+        if row.action == CREATE:
+            category = Category.create(slug=row.key, parent=parent,
+                                       **{k: row.values[k] for k in _CATEGORY_FIELDS})
+            ids[row.key] = category.id
+            result.created += 1
+        else:
+            values: dict[str, Any] = {k: row.values[k] for k in _CATEGORY_FIELDS if k in row.changes}
+            if "parent" in row.changes:
+                values["parent"] = parent
+            Category.update(values).where(Category.id == ids[row.key]).execute()
+            result.updated += 1
+        audit.append((ids[row.key], row.name, row.changes))
+    if actor is not None:
+        record_many(actor, "import", "category", audit)
+
+
+# -- products -----------------------------------------------------------------------
+
+_STORED_FIELDS = (
+    Product.id, Product.sku, Product.slug, Product.name, Product.description, Product.category,
+    Product.price_cents, Product.vat_rate, Product.stock, Product.active, Product.featured, Product.image,
+    Product.image_widths, Product.content_quantity, Product.content_unit, Product.manufacturer,
+    Product.responsible_person, Product.product_identifier, Product.warnings,
+)
+# Columns and the product fields they set (the image column: the gallery, see write).
+_PRODUCT_FIELDS = {
+    "slug": "slug", "name": "name", "description": "description", "category": "category",
+    "price": "price_cents", "vat_rate": "vat_rate", "active": "active", "featured": "featured",
+    "content_quantity": "content_quantity", "content_unit": "content_unit", "manufacturer": "manufacturer",
+    "responsible_person": "responsible_person", "product_identifier": "product_identifier",
+    "warnings": "warnings",
+}
+
+
+class _ProductRows:
+    """The rules across rows (a SKU or slug twice) and the comparison with the stored
+    products, one chunk at a time; shared by check and apply."""
+
+    def __init__(self, file: CsvFile, images: Images):
+        self.images = images
+        self.present = set(file.header) & PRODUCT_COLUMNS
+        self.categories = dict(Category.select(Category.slug, Category.id).tuples())
+        self.category_slug = {id_: slug for slug, id_ in self.categories.items()}
+        self.seen_skus: set[str] = set()
+        self.slug_owner: dict[str, str] = {}  # slugs given in the file so far, and their SKU
+
+    def plan(self, chunk: list[tuple[int, dict]], lock: bool = False) -> tuple[list[Planned], list[tuple[int, str]]]:
+        skus = [row.get("sku", "") for _line, row in chunk]
+        query = Product.select(*_STORED_FIELDS).where(Product.sku.in_(skus))
+        stored = {p["sku"]: p for p in (locked(query) if lock else query).dicts()}
+        galleries = _galleries([p["id"] for p in stored.values()])
+        validated = []
+        for line, row in chunk:
+            known = stored.get(row.get("sku", ""))
+            if known and not row.get("slug"):
+                row["slug"] = known["slug"]  # an existing product keeps its address
+            validated.append((line, *_validate_product(row, self.categories, self.images.folder,
+                                                       in_media=self.images.in_media)))
+        slugs = [values["slug"] for _line, values, _p in validated if values.get("slug")]
+        slug_owner = dict(Product.select(Product.slug, Product.sku).where(Product.slug.in_(slugs)).tuples())
+        planned, errors = [], []
+        for line, values, problems in validated:
+            sku, slug = values["sku"], values["slug"]
+            if sku and sku in self.seen_skus:
+                problems.append(_("SKU %(sku)s appears twice in the file", sku=sku))
+            owner = self.slug_owner.get(slug) or slug_owner.get(slug)
+            if slug and sku and owner not in (None, sku):
+                problems.append(_("slug %(slug)s is already used by SKU %(sku)s", slug=slug, sku=owner))
+            if sku:
+                self.seen_skus.add(sku)
+                if slug:
+                    self.slug_owner[slug] = sku
+            if problems:
+                errors.extend(_line_errors(line, problems))
+                continue
+            planned.append(self._compare(line, values, stored.get(sku), galleries))
+        return planned, errors
+
+    def _compare(self, line: int, values: dict, stored: dict | None, galleries: dict) -> Planned:
+        gallery = [self.images.stored_name(path) for path in values["images"]]
+        new = _product_text(values, self.category_slug[values["category"]], gallery)
+        if stored is None:
+            changes: dict[str, list] = {k: [None, v] for k, v in new.items() if v}
+            return Planned(line, values["sku"], values["name"], CREATE, changes, values, None, gallery)
+        stored_images = galleries.get(stored["id"], [])
+        old = _product_text(stored, self.category_slug[stored["category"]],
+                            _gallery_names(stored, stored_images))
+        changes = {k: [old[k], new[k]] for k in PRODUCT_HEADER
+                   if k in self.present and k != "sku" and old[k] != new[k]}
+        return Planned(line, values["sku"], values["name"], UPDATE if changes else UNCHANGED, changes,
+                       values, stored, gallery, stored_images)
+
+    def write(self, planned: list[Planned], actor: Actor | None, stock_actor: str,
+              result: ImportResult) -> None:
+        """Write one checked chunk; call inside its transaction."""
+        at = now()
+        creates = [p for p in planned if p.action == CREATE]
+        updates = [p for p in planned if p.action == UPDATE]
+        result.unchanged += len(planned) - len(creates) - len(updates)
+        ids = self._create(creates, stock_actor, at) if creates else {}
+        for row in updates:
+            ids[row.key] = self._update(row, stock_actor, at)
+        result.created += len(creates)
+        result.updated += len(updates)
+        searched = [row for row in creates + updates
+                    if row.action == CREATE or SEARCHED_COLUMNS & row.changes.keys()]
+        index_products([_as_product(ids[row.key], row) for row in searched])
+        if actor is not None:
+            record_many(actor, "import", "product", [(ids[row.key], row.name, row.changes)
+                                                     for row in creates + updates])
+
+    def _create(self, rows: list[Planned], stock_actor: str, at: dt.datetime) -> dict[str, int]:
+        for batch in _chunks(rows, 400):
+            Product.insert_many([
+                {**_product_fields(row.values), "image": row.gallery[0] if row.gallery else "",
+                 "created_at": at, "updated_at": at} for row in batch
+            ]).execute()
+        ids = dict(Product.select(Product.sku, Product.id).where(Product.sku.in_([r.key for r in rows])).tuples())
+        # What Product.save does for one new product: its first price and stock movement.
+        PriceChange.insert_many([{"product": ids[r.key], "price_cents": r.values["price_cents"], "changed_at": at}
+                                 for r in rows]).execute()
+        movements = [{"product": ids[r.key], "change": r.values["stock"], "reason": STOCKTAKING,
+                      "actor": stock_actor, "note": "import", "created_at": at} for r in rows if r.values["stock"]]
+        for batch in _chunks(movements, 500):
+            StockMovement.insert_many(batch).execute()
+        pictures = [{"product": ids[r.key], "filename": name, "alt": r.name[:255], "position": i}
+                    for r in rows for i, name in enumerate(r.gallery)]
+        for batch in _chunks(pictures, 500):
+            ProductImage.insert_many(batch).execute()
+        # A new product's address is its own, no longer a redirect to another.
+        SlugRedirect.delete().where(SlugRedirect.old_slug.in_([r.values["slug"] for r in rows])).execute()
+        return ids
+
+    def _update(self, row: Planned, stock_actor: str, at: dt.datetime) -> int:
+        assert row.stored is not None
+        product_id = row.stored["id"]
+        fields = _product_fields(row.values)
+        values: dict[str, Any] = {_PRODUCT_FIELDS[k]: fields[_PRODUCT_FIELDS[k]]
+                                  for k in row.changes if k in _PRODUCT_FIELDS}
+        if "content_quantity" in values or "content_unit" in values:  # they go together
+            values.update(content_quantity=fields["content_quantity"], content_unit=fields["content_unit"])
+        if "stock" in row.changes:  # through the ledger, as a stocktaking
+            if not stock.move(product_id, row.values["stock"] - row.stored["stock"], STOCKTAKING,
+                              stock_actor, note="import"):
+                raise ImportFailed(_line_errors(row.line, [_("stock must be a whole number from 0")]))
+        if "image" in row.changes:
+            widths = {image["filename"]: image["widths"] for image in row.stored_images}
+            widths.setdefault(row.stored["image"], row.stored["image_widths"])
+            first = row.gallery[0] if row.gallery else ""
+            values.update(image=first, image_widths=widths.get(first, "") if first else "")
+            alts = {image["filename"]: image["alt"] for image in row.stored_images}
+            ProductImage.delete().where(ProductImage.product == product_id).execute()
+            if row.gallery:
+                ProductImage.insert_many([
+                    {"product": product_id, "filename": name, "alt": alts.get(name, row.name[:255]),
+                     "position": i, "widths": widths.get(name, "")} for i, name in enumerate(row.gallery)
+                ]).execute()
+        Product.update({**values, "updated_at": at, "version": Product.version + 1}).where(
+            Product.id == product_id).execute()
+        if "price" in row.changes:
+            PriceChange.create(product=product_id, price_cents=row.values["price_cents"], changed_at=at)
+        if "slug" in row.changes:  # the old address answers with a redirect to the new one
+            SlugRedirect.delete().where(SlugRedirect.old_slug == row.values["slug"]).execute()
+            SlugRedirect.insert(old_slug=row.stored["slug"], product=product_id, created_at=at).on_conflict(
+                preserve=[SlugRedirect.product, SlugRedirect.created_at], conflict_target=[SlugRedirect.old_slug],
+            ).execute()
+        return product_id
+
+
+def _galleries(product_ids: list[int]) -> dict[int, list[dict]]:
+    galleries: dict[int, list[dict]] = {}
+    if product_ids:
+        query = (ProductImage.select(ProductImage.product, ProductImage.filename, ProductImage.alt,
+                                     ProductImage.widths)
+                 .where(ProductImage.product.in_(product_ids))
+                 .order_by(ProductImage.product, ProductImage.position, ProductImage.id))
+        for image in query.dicts():
+            galleries.setdefault(image["product"], []).append(image)
+    return galleries
+
+
+def _gallery_names(product: Mapping[str, Any], images: list[dict]) -> list[str]:
+    """A product's pictures in order: its gallery, else its one image."""
+    if images:
+        return [image["filename"] for image in images]
+    return [product["image"]] if product["image"] else []
+
+
+def _product_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The product's fields from a validated row."""
+    return {name: values[name] for name in (
+        "sku", "slug", "name", "description", "category", "price_cents", "vat_rate", "stock", "active",
+        "featured", "content_quantity", "content_unit", "manufacturer", "responsible_person",
+        "product_identifier", "warnings")}
+
+
+def _as_product(product_id: int, row: Planned) -> Product:
+    """The product as the search index reads it (the stored row with the file's changes)."""
+    values = {**(row.stored or {}), **{k: row.values[k] for k in _product_fields(row.values)}}
+    return Product(id=product_id, category=values["category"], name=values["name"],
+                   description=values["description"], sku=values["sku"],
+                   product_identifier=values["product_identifier"], manufacturer=values["manufacturer"])
+
+
+def _image_names(row: Mapping[str, str]) -> list[str]:
+    return [name.strip() for name in row.get("image", "").split("|") if name.strip()]
+
+
+# -- one row --------------------------------------------------------------------------
+
+def _validate_product(row: dict, categories: Mapping[str, int], csv_dir: Path,
+                      in_media: bool = False) -> tuple[dict, list[str]]:
+    """The values of one product row and its problems (in the current language).
+    Image names are relative to `csv_dir` (the media folder, if `in_media`)."""
     problems: list[str] = _control_characters(row)
     values: dict = {}
 
@@ -262,40 +683,33 @@ def _validate_product(row: dict, categories: dict, csv_dir: Path) -> tuple[dict,
         problems.append(_("product identifier is too long"))
     values["product_identifier"] = identifier
 
-    images = [i.strip() for i in row.get("image", "").split("|") if i.strip()]
+    images = _image_names(row)
     for image in images:
-        problem = _image_problem(csv_dir, image)
+        problem = _image_problem(csv_dir, image, in_media)
         if problem:
             problems.append(problem)
     values["images"] = [csv_dir / i for i in images]
     return values, problems
 
 
-def _control_characters(row: dict) -> list[str]:
+def _control_characters(row: Mapping[str, str]) -> list[str]:
     """Line breaks belong in texts only; no other control character anywhere. (A name
     with a line break would end up in a mail's subject line.)"""
     problems = []
     for column, value in row.items():
-        allowed = _LINE_BREAKS if column in MULTI_LINE_COLUMNS else ""
-        if any(_is_control(c) and c not in allowed for c in value):
-            problems.append(_("%(column)s must not contain control characters", column=column)
-                            if allowed else _("%(column)s must be one line without control characters",
-                                              column=column))
+        if column in MULTI_LINE_COLUMNS:
+            if _CONTROL_IN_TEXT.search(value):
+                problems.append(_("%(column)s must not contain control characters", column=column))
+        elif _CONTROL.search(value):
+            problems.append(_("%(column)s must be one line without control characters", column=column))
     return problems
 
 
-def _is_control(c: str) -> bool:
-    return unicodedata.category(c) in ("Cc", "Zl", "Zp")
-
-
-def _stored(product: Product, key: str):
-    return product.category_id if key == "category" else getattr(product, key)
-
-
-def _image_problem(csv_dir: Path, name: str) -> str | None:
-    path = (csv_dir / name).resolve()
-    if csv_dir.resolve() not in path.parents:
-        return _("image %(name)s must lie beside the CSV file", name=name)
+def _image_problem(folder: Path, name: str, in_media: bool = False) -> str | None:
+    path = (folder / name).resolve()
+    if folder.resolve() not in path.parents:
+        return (_("image %(name)s must lie in the media folder", name=name) if in_media
+                else _("image %(name)s must lie beside the CSV file", name=name))
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return _("image %(name)s is not an SVG, PNG, JPEG or WebP file", name=name)
     if not path.is_file():
@@ -303,31 +717,8 @@ def _image_problem(csv_dir: Path, name: str) -> str | None:
     return None
 
 
-def _copy_image(source: Path, media_dir: Path) -> str:
-    """Copy into `media/products/` (when new or changed); returns the media path."""
-    target = media_dir / "products" / source.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists() or not filecmp.cmp(source, target, shallow=False):
-        shutil.copyfile(source, target)
-    return f"products/{source.name}"
-
-
-def _replace_gallery(product: Product, filenames: list[str]) -> None:
-    ProductImage.delete().where(ProductImage.product == product).execute()
-    if filenames:
-        ProductImage.insert_many(
-            [dict(product=product, filename=f, alt=product.name, position=i)
-             for i, f in enumerate(filenames)]
-        ).execute()
-
-
-def _line_number(error: str) -> int:
-    match = re.search(r"\d+", error)
-    return int(match.group()) if match else 0
-
-
-def _line_errors(line: int, problems: list[str]) -> list[str]:
-    return [_("Line %(line)d: %(problem)s", line=line, problem=p) for p in problems]
+def _line_errors(line: int, problems: list[str]) -> list[tuple[int, str]]:
+    return [(line, _("Line %(line)d: %(problem)s", line=line, problem=p)) for p in problems]
 
 
 def slugify(text: str) -> str:
@@ -358,3 +749,83 @@ def _flag(text: str | None, default: bool) -> bool | None:
     if text in _FALSE:
         return default if text == "" else False
     return None
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+# -- the export ---------------------------------------------------------------------
+
+def _product_text(values: Mapping[str, Any], category: str, gallery: list[str],
+                  decimal_comma: bool = False) -> dict[str, str]:
+    """A product (stored, or a validated row) as the columns of a file: what the export
+    writes, and what an import compares."""
+    return {
+        "sku": values["sku"], "slug": values["slug"], "name": values["name"].strip(),
+        "description": (values["description"] or "").strip(), "category": category,
+        "price": _money_text(values["price_cents"], decimal_comma), "vat_rate": str(values["vat_rate"]),
+        "stock": str(values["stock"]), "active": "1" if values["active"] else "0",
+        "content_quantity": _decimal_text(values["content_quantity"], decimal_comma),
+        "content_unit": values["content_unit"] or "",
+        "manufacturer": (values["manufacturer"] or "").strip(),
+        "responsible_person": (values["responsible_person"] or "").strip(),
+        "product_identifier": (values["product_identifier"] or "").strip(),
+        "warnings": (values["warnings"] or "").strip(), "image": "|".join(gallery),
+        "featured": "1" if values["featured"] else "0",
+    }
+
+
+def _money_text(cents: int, decimal_comma: bool) -> str:
+    return f"{cents // 100}{',' if decimal_comma else '.'}{cents % 100:02d}"
+
+
+def _decimal_text(value: Decimal | None, decimal_comma: bool) -> str:
+    if value is None:
+        return ""
+    text = format(Decimal(value).normalize(), "f")
+    return text.replace(".", ",") if decimal_comma else text
+
+
+def _csv_text(rows: Iterable[Iterable[str]], delimiter: str) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def export_header(kind: str, delimiter: str) -> str:
+    """The header line of an export, after the byte order mark that tells Excel it is UTF-8."""
+    return "\ufeff" + _csv_text([PRODUCT_HEADER if kind == "products" else CATEGORY_HEADER], delimiter)
+
+
+def export_products(after_id: int, limit: int, delimiter: str) -> tuple[str, int | None]:
+    """The next `limit` products after `after_id` (by id) as CSV lines, and the id to go on
+    after (None at the end). With `;` (German Excel) amounts have a decimal comma."""
+    products = list(Product.select(*_STORED_FIELDS).where(Product.id > after_id)
+                    .order_by(Product.id).limit(limit).dicts())
+    if not products:
+        return "", None
+    slugs = dict(Category.select(Category.id, Category.slug).tuples())
+    galleries = _galleries([p["id"] for p in products])
+    comma = delimiter == ";"
+    rows = []
+    for product in products:
+        text = _product_text(product, slugs[product["category"]],
+                             _gallery_names(product, galleries.get(product["id"], [])), comma)
+        rows.append([text[column] for column in PRODUCT_HEADER])
+    return _csv_text(rows, delimiter), products[-1]["id"]
+
+
+def export_categories(delimiter: str) -> str:
+    """All categories as CSV lines, each top level before its children."""
+    categories = list(Category.select().order_by(Category.position, Category.name, Category.id).dicts())
+    slugs = {c["id"]: c["slug"] for c in categories}
+    ordered = sorted(categories, key=lambda c: c["parent"] is not None)
+    rows = []
+    for category in ordered:
+        text = _category_text({**category, "parent": slugs.get(category["parent"], "")})
+        rows.append([text[column] for column in CATEGORY_HEADER])
+    return _csv_text(rows, delimiter)
