@@ -103,6 +103,12 @@ class EuroField(DecimalField):
         if self.process_errors:
             raise StopValidation()
 
+    def _value(self) -> str:
+        """As Germans write it: 12,50."""
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else f"{self.data:.2f}".replace(".", ",")
+
     @property
     def cents(self) -> int | None:
         return None if self.data is None or self.errors else int(self.data * 100)

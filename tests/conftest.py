@@ -145,3 +145,27 @@ class Shopper:
 @pytest.fixture
 def shopper(client):
     return Shopper(client)
+
+
+ADMIN_EMAIL = "chefin@example.org"
+ADMIN_PASSWORD = "ein sehr sicheres passwort"
+
+
+def sign_in_admin(app, email: str = ADMIN_EMAIL) -> Shopper:
+    """A second browser, signed in as a (new) admin."""
+    from shop.accounts.models import ADMIN, User
+    from shop.accounts.passwords import hash_password
+    from shop.db import now, with_connection
+
+    with_connection(lambda: User.get_or_create(email=email, defaults=dict(
+        name="Chefin", role=ADMIN, password_hash=hash_password(ADMIN_PASSWORD), email_verified_at=now())))
+    admin = Shopper(TestClient(app, follow_redirects=False))
+    response = admin.post("/account/login", {"email": email, "password": ADMIN_PASSWORD})
+    assert response.status_code == 303, response.text
+    return admin
+
+
+@pytest.fixture
+def admin(app, database) -> Shopper:
+    """A browser signed in as an admin."""
+    return sign_in_admin(app)

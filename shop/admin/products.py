@@ -1,12 +1,551 @@
-"""(being built)"""
+"""The products table: search as you type, filters, sorting and pages; rows edited in
+place (htmx edit-row, or `?edit=ID` without JavaScript); bulk changes with a
+confirmation step."""
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl, urlencode
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from peewee import JOIN, fn
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
+from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
-from shop.web import render
+from shop.admin.actor import actor
+from shop.admin.table import PAGE_SIZES, Column, Filter, State, Table
+from shop.audit.service import Actor, changes, record, record_many
+from shop.catalog import stock
+from shop.catalog.importer import MAX_PRICE_CENTS
+from shop.catalog.models import Category, PriceChange, Product
+from shop.catalog.search import index_products, matching, terms
+from shop.db import locked, now, run_db, write
+from shop.forms import EuroField, ShopForm, WholeNumberField, euro_cents, text, whole_number
+from shop.i18n import _, format_money
+from shop.i18n import lazy_gettext as _l
+from shop.pricing import round_cents
+from shop.web import flash, form_data, is_htmx, render, see_other, url_path
+
+SOLD_OUT, LOW, IN_STOCK = "out", "low", "in"
+# The fields a row edits, as the table shows them.
+ROW_FIELDS = ("name", "price_cents", "stock", "category", "active")
+BULK_PREVIEW_ROWS = 10
+MAX_BULK = 100_000
+
+COLUMNS = [
+    Column("image", _l("Image")),
+    Column("sku", _l("SKU"), Product.sku),
+    Column("name", _l("Name"), Product.name),
+    Column("category", _l("Category"), Category.name),
+    Column("price", _l("Price"), Product.price_cents, numeric=True),
+    Column("stock", _l("Stock"), Product.stock, numeric=True),
+    Column("active", _l("Active"), Product.active),
+    Column("updated", _l("Last change"), Product.updated_at, numeric=True),
+]
 
 
-async def placeholder(request: Request):
-    return render(request, "admin/index.html", {"orders": []})
+def _table(categories: list[Category]) -> Table:
+    category_choices: list[tuple[str, Any]] = [("", _l("All categories"))] + [
+        (str(c.id), f"– {c.name}" if c.parent_id else c.name) for c in categories
+    ]
+    return Table(COLUMNS, [
+        Filter("category", _l("Category"), tuple(category_choices)),
+        Filter("active", _l("Status"), (("", _l("Active and inactive")), ("yes", _l("Active")),
+                                        ("no", _l("Inactive")))),
+        Filter("stock", _l("Stock"), (("", _l("Any stock")), (SOLD_OUT, _l("Sold out")),
+                                      (LOW, _l("Low")), (IN_STOCK, _l("In stock")))),
+    ], default_sort="updated", default_descending=True, tiebreak=Product.id)
 
 
-routes: list[BaseRoute] = [Route("/products", placeholder, name="products")]
+# -- queries -------------------------------------------------------------------
+
+def matching_products(state: State, categories: list[Category], low_default: int):
+    """The products the table's search and filters select (unordered)."""
+    query = Product.select(
+        Product.id, Product.sku, Product.name, Product.slug, Product.image, Product.price_cents,
+        Product.stock, Product.active, Product.updated_at, Product.category, Product.version,
+        Product.low_stock_threshold, Category.name.alias("category_name"),
+    ).join(Category, JOIN.LEFT_OUTER, on=(Product.category == Category.id))
+    code = _code_match(state.q)
+    words = terms(state.q)
+    if code is not None:
+        query = query.where(code)
+    elif words:
+        query, _rank = matching(query, words)
+    elif state.q:
+        query = query.where(Product.id.is_null())  # punctuation alone finds nothing
+    category = state.filters.get("category")
+    if category:
+        ids = [int(category)] + [c.id for c in categories if str(c.parent_id) == category]
+        query = query.where(Product.category.in_(ids))
+    if state.filters.get("active") == "yes":
+        query = query.where(Product.active == True)  # noqa: E712
+    elif state.filters.get("active") == "no":
+        query = query.where(Product.active == False)  # noqa: E712
+    threshold = fn.COALESCE(Product.low_stock_threshold, low_default)
+    level = state.filters.get("stock")
+    if level == SOLD_OUT:
+        query = query.where(Product.stock == 0)
+    elif level == LOW:
+        query = query.where((Product.stock > 0) & (Product.stock <= threshold))
+    elif level == IN_STOCK:
+        query = query.where(Product.stock > threshold)
+    return query
+
+
+def _code_match(text: str):
+    """A search that is the start of some SKU or EAN ("K-1", "40063") finds those
+    products only; a range over the indexed columns, as typed and in capitals."""
+    if not text or " " in text:
+        return None
+    condition = None
+    for column in (Product.sku, Product.ean):
+        for variant in {text, text.upper()}:
+            starts = (column >= variant) & (column < variant + "\uffff")
+            condition = starts if condition is None else condition | starts
+    found = Product.select(Product.id).where(condition).limit(1).exists()
+    return condition if found else None
+
+
+@dataclass
+class TablePage:
+    table: Table
+    state: State
+    page: Any
+    categories: list[Category]
+    editing: Product | None = None
+
+
+def table_page(params, low_default: int, edit_id: int | None = None) -> TablePage:
+    categories = Category.tree(with_hidden=True)
+    table = _table(categories)
+    state = table.read(params)
+    page = table.page(matching_products(state, categories, low_default), state,
+                      load=lambda query: list(query.objects()))
+    editing = next((p for p in page.rows if p.id == edit_id), None)
+    return TablePage(table, state, page, categories, editing)
+
+
+def product_row(product_id: int) -> Product | None:
+    return (Product.select(Product, Category.name.alias("category_name"))
+            .join(Category, JOIN.LEFT_OUTER, on=(Product.category == Category.id))
+            .where(Product.id == product_id).objects().get_or_none())
+
+
+# -- the table -------------------------------------------------------------------
+
+def _edit_id(request: Request) -> int | None:
+    text_id = request.query_params.get("edit", "")
+    return int(text_id) if text_id.isascii() and text_id.isdigit() and len(text_id) <= 9 else None
+
+
+async def product_table(request: Request):
+    settings = request.app.state.settings
+    data = await run_db(table_page, request.query_params, settings.low_stock_threshold,
+                        _edit_id(request))
+    form = RowForm(obj=data.editing, categories=data.categories) if data.editing else None
+    return render(request, "admin/products.html", _table_context(request, data, form),
+                  fragment="fragments/admin/products_table.html")
+
+
+def _table_context(request: Request, data: TablePage, form=None, **extra) -> dict:
+    back = _table_query(data.state.query(page=data.page.page))
+    return {
+        "table": data.table, "state": data.state, "page": data.page, "headers": data.table.headers(data.state),
+        "categories": data.categories, "editing": data.editing, "form": form, "page_sizes": PAGE_SIZES,
+        "back": back, "low_default": request.app.state.settings.low_stock_threshold,
+        "bulk_actions": BULK_ACTIONS, **extra,
+    }
+
+
+# -- one row, edited in place -----------------------------------------------------
+
+class RowForm(ShopForm):
+    name = text(_l("Name"), max_length=200)
+    price = EuroField(_l("Price"), validators=[InputRequired(_l("Please enter a price."))])
+    stock = WholeNumberField(_l("Stock"), validators=[
+        InputRequired(_l("Please enter the stock.")),
+        NumberRange(max=stock.MAX_STOCK, message=_l("At most %(max)d.", max=stock.MAX_STOCK)),
+    ])
+    category = SelectField(_l("Category"), coerce=int, validate_choice=True)
+    active = BooleanField(_l("Active"))
+    version = IntegerField(validators=[InputRequired()])
+    # The values the row showed when editing began, to tell what someone else changed.
+    original = StringField(validators=[Optional()])
+
+    def __init__(self, formdata=None, obj=None, categories=(), **kwargs):
+        if obj is not None and formdata is None:
+            values = _row_values(obj)
+            kwargs["data"] = {**values, "price": Decimal(obj.price_cents) / 100,
+                              "version": obj.version, "original": json.dumps(values)}
+        super().__init__(formdata, **kwargs)
+        self.category.choices = [(c.id, f"– {c.name}" if c.parent_id else c.name) for c in categories]
+
+    def validate_price(self, field):
+        if field.cents is not None and field.cents > MAX_PRICE_CENTS:
+            raise ValidationError(_("At most %(amount)s.", amount="1.000.000 €"))
+
+
+def _row_values(product: Product) -> dict:
+    return {"name": product.name, "price_cents": product.price_cents, "stock": product.stock,
+            "category": product.category_id, "active": product.active}
+
+
+class EditConflict(Exception):
+    """Someone saved the row since this form was loaded; `changed` says what they changed."""
+
+    def __init__(self, product: Product, changed: dict[str, list]):
+        super().__init__(product.id)
+        self.product, self.changed = product, changed
+
+
+def save_row(product_id: int, form: RowForm, who: Actor) -> Product:
+    """Save the edited row if nobody changed the product meanwhile (its version, and its
+    stock, are what the form was loaded with); else raise EditConflict."""
+    with write():
+        product = locked(Product.select().where(Product.id == product_id)).get_or_none()
+        if product is None:
+            raise LookupError(product_id)
+        before = _row_values(product)
+        try:
+            original = json.loads(form.original.data or "{}")
+        except ValueError:
+            original = {}
+        stock_moved = isinstance(original, dict) and original.get("stock", product.stock) != product.stock
+        if product.version != form.version.data or stock_moved:
+            seen = original if isinstance(original, dict) else {}
+            raise EditConflict(product, {k: [seen.get(k), v] for k, v in before.items()
+                                         if k in seen and seen[k] != v})
+        after = {"name": form.name.data, "price_cents": form.price.cents, "stock": form.stock.data,
+                 "category": form.category.data, "active": form.active.data}
+        changed = changes(before, after)
+        if not changed:
+            return product
+        if "stock" in changed:
+            stock.set_count(product.id, after["stock"], stock.CORRECTION, who.email)
+        stamp = now()
+        Product.update(
+            name=after["name"], price_cents=after["price_cents"], category=after["category"],
+            active=after["active"], version=Product.version + 1, updated_at=stamp,
+        ).where(Product.id == product.id).execute()
+        if "price_cents" in changed:
+            PriceChange.create(product=product.id, price_cents=after["price_cents"], changed_at=stamp)
+        if "name" in changed or "category" in changed:
+            index_products([Product.get_by_id(product.id)])
+        record(who, "update", "product", product.id, f"{product.sku} {after['name']}", changed)
+        return product
+
+
+async def edit_row(request: Request):
+    """The row as a form (htmx); without JavaScript, the table with the row in edit mode."""
+    product_id = request.path_params["id"]
+    back = _back(request.query_params.get("back", ""))
+    if not is_htmx(request):
+        return see_other(url_path(request, "admin:products") + _with_edit(back, product_id))
+    product, categories = await run_db(lambda: (product_row(product_id), Category.tree(with_hidden=True)))
+    if product is None:
+        raise HTTPException(404)
+    form = RowForm(obj=product, categories=categories)
+    return render(request, "fragments/admin/product_row.html",
+                  {"p": product, "form": form, "editing": product, "back": back})
+
+
+async def show_row(request: Request):
+    """The row as it is now (Cancel)."""
+    product = await run_db(product_row, request.path_params["id"])
+    if product is None:
+        raise HTTPException(404)
+    back = _back(request.query_params.get("back", ""))
+    if not is_htmx(request):
+        return see_other(url_path(request, "admin:products") + (f"?{back}" if back else ""))
+    return render(request, "fragments/admin/product_row.html",
+                  {"p": product, "editing": None, "back": back, "focus": True})
+
+
+async def save_row_request(request: Request):
+    product_id = request.path_params["id"]
+    data = await form_data(request)
+    back = _back(str(data.get("back", "")))
+    categories = await run_db(Category.tree, True)
+    form = RowForm(data, categories=categories)
+    conflict = None
+    if form.validate():
+        try:
+            await run_db(save_row, product_id, form, actor(request))
+        except LookupError:
+            raise HTTPException(404)
+        except EditConflict as error:
+            conflict = error
+        else:
+            if not is_htmx(request):
+                flash(request, _("Saved."))
+                return see_other(url_path(request, "admin:products") + (f"?{back}" if back else ""))
+            product = await run_db(product_row, product_id)
+            return render(request, "fragments/admin/product_row.html",
+                          {"p": product, "editing": None, "back": back, "focus": True, "saved": True})
+    product = await run_db(product_row, product_id)
+    if product is None:
+        raise HTTPException(404)
+    if conflict:
+        # Start again from what is stored now; say what changed.
+        form = RowForm(obj=product, categories=categories)
+    status = 409 if conflict else 422
+    context = {"p": product, "form": form, "editing": product, "back": back,
+               "conflict": conflict and _conflict_text(conflict, categories)}
+    if is_htmx(request):
+        return render(request, "fragments/admin/product_row.html", context, status_code=status)
+    page = await run_db(table_page, _parse_query(back), request.app.state.settings.low_stock_threshold, product_id)
+    page.editing = product
+    return render(request, "admin/products.html", _table_context(request, page, **context),
+                  status_code=status)
+
+
+def _conflict_text(conflict: EditConflict, categories: list[Category]) -> list[str]:
+    """What someone else changed, field by field, for the message in the row."""
+    names = {c.id: c.name for c in categories}
+    labels = {"name": _("Name"), "price_cents": _("Price"), "stock": _("Stock"),
+              "category": _("Category"), "active": _("Active")}
+    return [_("%(field)s: %(before)s → %(after)s", field=labels[k], before=_shown(k, v[0], names),
+              after=_shown(k, v[1], names)) for k, v in conflict.changed.items() if k in labels]
+
+
+def _shown(key: str, value, category_names: dict[int, str]) -> str:
+    """A row value as the table shows it."""
+    if key == "price_cents" and isinstance(value, int):
+        return format_money(value)
+    if key == "category":
+        return category_names.get(value, "–")
+    if key == "active":
+        return _("active") if value else _("inactive")
+    return str(value)
+
+
+# -- bulk changes -------------------------------------------------------------------
+
+ACTIVATE, DEACTIVATE, MOVE, PRICE_PERCENT, PRICE_AMOUNT, SET_STOCK = (
+    "activate", "deactivate", "move", "price_percent", "price_amount", "set_stock")
+BULK_ACTIONS = {
+    ACTIVATE: _l("Activate"), DEACTIVATE: _l("Deactivate"), MOVE: _l("Move to category"),
+    PRICE_PERCENT: _l("Change prices by percent"), PRICE_AMOUNT: _l("Change prices by an amount"),
+    SET_STOCK: _l("Set stock"),
+}
+
+
+class BulkProblem(ValueError):
+    pass
+
+
+@dataclass
+class BulkChange:
+    action: str
+    value: Any = None  # percent (Decimal), cents (int), a category id or a stock count
+
+    def apply(self, product: Product) -> dict:
+        """The product's changed fields under this change."""
+        if self.action == ACTIVATE:
+            return {"active": True}
+        if self.action == DEACTIVATE:
+            return {"active": False}
+        if self.action == MOVE:
+            return {"category": self.value}
+        if self.action == SET_STOCK:
+            return {"stock": self.value}
+        if self.action == PRICE_PERCENT:
+            price = round_cents(Decimal(product.price_cents) * (100 + self.value) / 100)
+        else:
+            price = product.price_cents + self.value
+        return {"price_cents": price}
+
+
+def read_bulk(data, categories: list[Category]) -> BulkChange:
+    action = data.get("action", "")
+    if action not in BULK_ACTIONS:
+        raise BulkProblem(_("Please choose what to change."))
+    value_text = (data.get("value") or "").strip().replace(" ", "")
+    if action == MOVE:
+        category = data.get("to_category", "")
+        ids = {str(c.id): c.id for c in categories}
+        if category not in ids:
+            raise BulkProblem(_("Please choose the category to move to."))
+        return BulkChange(action, ids[category])
+    if action in (PRICE_PERCENT, PRICE_AMOUNT):
+        sign = -1 if value_text.startswith(("-", "−")) else 1
+        number = value_text.lstrip("+-−").removesuffix("%").removesuffix("€")
+        if action == PRICE_PERCENT:
+            cents = euro_cents(number, grouped_thousands=False)  # 12,5 % -> 1250
+            if cents is None or not 0 < cents <= 100_000 or (sign < 0 and cents >= 10_000):
+                raise BulkProblem(_("Please enter a percentage like +10 or -5,5 (less than -100 is not possible)."))
+            return BulkChange(action, sign * Decimal(cents) / 100)
+        cents = euro_cents(number)
+        if cents is None or cents == 0 or cents > MAX_PRICE_CENTS:
+            raise BulkProblem(_("Please enter an amount like +1,00 or -0,50."))
+        return BulkChange(action, sign * cents)
+    if action == SET_STOCK:
+        count = whole_number(value_text)
+        if count is None or count > stock.MAX_STOCK:
+            raise BulkProblem(_("Please enter the new stock as a whole number."))
+        return BulkChange(action, count)
+    return BulkChange(action)
+
+
+@dataclass
+class BulkPlan:
+    change: BulkChange
+    ids: list[int] | None  # ticked rows; None: every product matching the filters
+    total: int
+    preview: list[tuple[Product, dict, dict]]  # (product, before, after)
+    categories: list[Category]
+
+
+def _selected(data, low_default: int, categories: list[Category]):
+    """The products a bulk form means: the ticked ids, or all that match its filters."""
+    query = matching_products(_table(categories).read(data), categories, low_default)
+    if data.get("scope") == "all":
+        return query, None
+    ids = sorted({int(i) for i in data.getlist("ids") if i.isascii() and i.isdigit() and len(i) <= 9})
+    if not ids:
+        raise BulkProblem(_("Please tick the products to change, or choose all that match the filters."))
+    return query.where(Product.id.in_(ids)), ids
+
+
+def plan_bulk(data, low_default: int) -> BulkPlan:
+    categories = Category.tree(with_hidden=True)
+    change = read_bulk(data, categories)
+    query, ids = _selected(data, low_default, categories)
+    total = query.count()
+    if total == 0:
+        raise BulkProblem(_("No product matches."))
+    if total > MAX_BULK:
+        raise BulkProblem(_("At most %(max)d products at once.", max=MAX_BULK))
+    rows = list(query.order_by(Product.id).limit(BULK_PREVIEW_ROWS))
+    planned = [(p, change.apply(p)) for p in rows]
+    _check(change, planned)
+    preview = [(p, {k: _row_values(p)[k] for k in after}, after) for p, after in planned]
+    return BulkPlan(change, ids, total, preview, categories)
+
+
+def _check(change: BulkChange, planned) -> None:
+    for product, after in planned:
+        price = after.get("price_cents")
+        if price is not None and not 0 <= price <= MAX_PRICE_CENTS:
+            raise BulkProblem(_("%(sku)s would cost %(price)s: prices must stay between 0 and 1.000.000 €.",
+                                sku=product.sku, price=format_money(price)))
+
+
+def apply_bulk(data, low_default: int, expected: int, who: Actor) -> int:
+    """Make the change to every selected product in one transaction; returns how many."""
+    categories = Category.tree(with_hidden=True)
+    change = read_bulk(data, categories)
+    with write():
+        query, _ids = _selected(data, low_default, categories)
+        products = list(locked(query.order_by(Product.id)))
+        if len(products) != expected:
+            raise BulkProblem(_("The selection has changed meanwhile (now %(count)d products). Please check again.",
+                                count=len(products)))
+        planned = [(p, change.apply(p)) for p in products]
+        _check(change, planned)
+        stamp = now()
+        audit = []
+        for product, after in planned:
+            before = {"name": product.name, "price_cents": product.price_cents, "stock": product.stock,
+                      "category": product.category_id, "active": product.active}
+            changed = changes({k: before[k] for k in after}, after)
+            if not changed:
+                continue
+            if "stock" in after:
+                stock.set_count(product.id, after["stock"], stock.STOCKTAKING, who.email,
+                                note=_("bulk change"))
+            fields = {k: v for k, v in after.items() if k != "stock"}
+            Product.update(**fields, version=Product.version + 1, updated_at=stamp).where(
+                Product.id == product.id).execute()
+            audit.append((product.id, f"{product.sku} {product.name}", changed))
+        if change.action in (PRICE_PERCENT, PRICE_AMOUNT):
+            PriceChange.insert_many([
+                dict(product=p.id, price_cents=after["price_cents"], changed_at=stamp)
+                for p, after in planned if after["price_cents"] != p.price_cents
+            ]).execute()
+        record_many(who, "bulk_" + change.action, "product", audit)
+        return len(audit)
+
+
+async def bulk_confirm(request: Request):
+    """Step one: what would change, and how many products; nothing is written."""
+    data = await form_data(request)
+    settings = request.app.state.settings
+    try:
+        plan = await run_db(plan_bulk, data, settings.low_stock_threshold)
+    except BulkProblem as problem:
+        return await _bulk_refused(request, data, str(problem))
+    names = {c.id: c.name for c in plan.categories}
+    return render(request, "admin/products_bulk.html", {
+        "plan": plan, "data": data, "actions": BULK_ACTIONS, "hidden": _carried(data),
+        "show_value": lambda key, value: _shown(key, value, names),
+        "back_link": url_path(request, "admin:products") + _state_query(data),
+    })
+
+
+async def bulk_apply(request: Request):
+    data = await form_data(request)
+    settings = request.app.state.settings
+    expected = str(data.get("expected", ""))
+    try:
+        if not (expected.isascii() and expected.isdigit()):
+            raise BulkProblem(_("Please check the change again."))
+        count = await run_db(apply_bulk, data, settings.low_stock_threshold, int(expected), actor(request))
+    except BulkProblem as problem:
+        return await _bulk_refused(request, data, str(problem))
+    flash(request, _("%(count)d products changed.", count=count))
+    return see_other(url_path(request, "admin:products") + _state_query(data))
+
+
+async def _bulk_refused(request: Request, data, message: str):
+    flash(request, message, "error")
+    return see_other(url_path(request, "admin:products") + _state_query(data))
+
+
+def _carried(data) -> list[tuple[str, str]]:
+    """The bulk form's fields, carried through the confirmation step."""
+    keep = {*TABLE_PARAMS, "scope", "action", "value", "to_category", "ids"}
+    return [(k, v) for k, v in data.multi_items() if k in keep]
+
+
+def _state_query(data) -> str:
+    query = _table_query(data)
+    return f"?{query}" if query else ""
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+TABLE_PARAMS = ("q", "category", "active", "stock", "sort", "page", "size")
+
+
+def _table_query(params) -> str:
+    """The table's own parameters (search, filters, sort, page) as a query string."""
+    return urlencode([(k, params.get(k)) for k in TABLE_PARAMS if params.get(k)])
+
+
+def _back(query: str) -> str:
+    """A table state to come back to, from a query string sent by the client."""
+    return _table_query(_parse_query(query))
+
+
+def _parse_query(query: str) -> dict[str, str]:
+    return dict(parse_qsl(query[:2000]))
+
+
+def _with_edit(back: str, product_id: int) -> str:
+    return f"?{back}&edit={product_id}" if back else f"?edit={product_id}"
+
+
+routes = [
+    Route("/products", product_table, name="products"),
+    Route("/products/bulk", bulk_confirm, methods=["POST"], name="products_bulk"),
+    Route("/products/bulk/apply", bulk_apply, methods=["POST"], name="products_bulk_apply"),
+    Route("/products/{id:id}/row", show_row, name="product_row"),
+    Route("/products/{id:id}/row", save_row_request, methods=["POST"], name="product_row_save"),
+    Route("/products/{id:id}/row/edit", edit_row, name="product_row_edit"),
+]

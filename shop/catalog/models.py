@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from peewee import (
     BigIntegerField,
@@ -30,6 +31,10 @@ BASE_UNITS = {"g": ("kg", 1000), "kg": ("kg", 1), "ml": ("l", 1000), "l": ("l", 
 
 
 class Category(BaseModel):
+    if TYPE_CHECKING:
+        parent_id: int | None
+        subcategories: list[Category]
+
     slug = CharField(unique=True)
     name = CharField()
     parent = ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
@@ -63,6 +68,9 @@ class Category(BaseModel):
 
 
 class Product(BaseModel):
+    if TYPE_CHECKING:
+        category_id: int
+
     sku = CharField(unique=True)
     slug = CharField(unique=True)
     name = CharField()
@@ -162,6 +170,9 @@ class Product(BaseModel):
 
 class ProductImage(BaseModel):
     """Further pictures of a product; the first one is also `Product.image`."""
+
+    if TYPE_CHECKING:
+        product_id: int
 
     product = ForeignKeyField(Product, backref="images", on_delete="CASCADE")
     filename = CharField()
