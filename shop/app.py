@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 
 import jinja2
 from starlette.applications import Starlette
@@ -20,10 +21,12 @@ from starlette_wtf import CSRFProtectMiddleware
 from shop import health, pricing, theme, worker
 from shop.accounts import routes as accounts
 from shop.accounts import service as account_service
+from shop.admin import images as admin_images
 from shop.admin import routes as admin
 from shop.cart import routes as cart
 from shop.cart import session as cart_session
 from shop.catalog import cards
+from shop.catalog import images as product_images
 from shop.catalog import routes as catalog
 from shop.catalog.queries import navigation
 from shop.checkout import routes as checkout
@@ -37,13 +40,23 @@ from shop.orders.models import status_label
 from shop.ratelimit import TooMany, limiter_for
 from shop.security import (
     BodySizeLimitMiddleware,
+    BodyTooLarge,
     ClientAddressMiddleware,
     CsrfFailure,
     SecurityHeadersMiddleware,
     SessionLifetimeMiddleware,
     client_address,
 )
-from shop.web import STATIC_DIR, LocaleMiddleware, form_data, is_htmx, make_templates, render, static_files
+from shop.web import (
+    STATIC_DIR,
+    CachedStaticFiles,
+    LocaleMiddleware,
+    form_data,
+    is_htmx,
+    make_templates,
+    render,
+    static_files,
+)
 from shop.wishlist import routes as wishlist
 
 log = logging.getLogger("shop")
@@ -61,12 +74,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *wishlist.routes, *legal.routes, *theme.routes, *health.routes, *admin.routes,
         *(dev_mail.routes if settings.debug else []),
         Mount("/static", app=static_files(STATIC_DIR), name="static"),
-        Mount("/media", app=static_files(settings.media_dir), name="media"),
+        Mount("/media", app=media_files(settings.media_dir), name="media"),
     ]
     middleware = [
         Middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies),
         Middleware(SecurityHeadersMiddleware),
-        Middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES),
+        Middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES, larger=[
+            (admin_images.UPLOAD_PATH, settings.image_max_bytes + admin_images.FORM_HEADROOM),
+        ]),
         Middleware(GZipMiddleware, minimum_size=1000),
         Middleware(
             SessionMiddleware,
@@ -88,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=worker_in_process if settings.worker_in_process else None,
         exception_handlers={
             HTTPException: http_error,
+            BodyTooLarge: body_too_large,
             CsrfFailure: csrf_failure,
             TooMany: too_many,
             ClientDisconnect: client_left,
@@ -104,6 +120,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.on_sign_in = [cart_session.join_account_cart]  # what a guest keeps at sign-in
     app.state.wished_ids = wishlist.wished_ids  # the hearts on catalogue pages
     return app
+
+
+class MediaFiles(CachedStaticFiles):
+    """Uploaded media. A picture's renditions are named after their content: a URL never
+    changes meaning, so browsers may keep them for a year."""
+
+    def file_response(self, full_path, stat_result, scope, status_code: int = 200):
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if product_images.is_rendition(str(full_path)):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
+def media_files(directory: Path) -> MediaFiles:
+    directory.mkdir(parents=True, exist_ok=True)
+    return MediaFiles(directory=directory)
 
 
 @contextlib.asynccontextmanager
@@ -148,6 +180,11 @@ async def http_error(request: Request, exc: HTTPException):
         request, "errors/error.html", context,
         fragment="fragments/errors/message.html", status_code=exc.status_code, headers=headers,
     )
+
+
+async def body_too_large(request: Request, exc: BodyTooLarge):
+    """A picture too large for its upload form says so there; else as any 413."""
+    return await admin_images.upload_too_large(request, exc) or await http_error(request, exc)
 
 
 async def csrf_failure(request: Request, exc: CsrfFailure):

@@ -1,4 +1,544 @@
-"""(being built)"""
-from starlette.routing import BaseRoute
+"""A product's own page in the back office: every field in one form, a new product,
+deleting one (or deactivating it, when orders name it).
 
-routes: list[BaseRoute] = []
+Two admins may edit the same product: the form carries the version it was loaded at,
+and a save made on an older version is refused (409) with the fields the other one
+changed, their value and the one typed here. Nothing is written then.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from peewee import IntegrityError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.routing import Route
+from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from shop.audit.service import Actor, changes, record
+from shop.catalog import stock
+from shop.catalog.images import remove, renditions
+from shop.catalog.importer import MAX_PRICE_CENTS, slugify
+from shop.catalog.models import (
+    CONTENT_UNITS, SLUG, VAT_RATES, Category, PriceChange, Product, ProductImage, SlugRedirect,
+)
+from shop.catalog.search import index_products
+from shop.db import locked, now, run_db, write
+from shop.forms import EuroField, ShopForm, WholeNumberField, decimal_number, printable, strip, text, whole_number
+from shop.i18n import _, format_money
+from shop.i18n import lazy_gettext as _l
+from shop.orders.models import OrderLine
+from shop.web import flash, form_data, render, see_other, url_path
+
+from .actor import actor
+
+PAGE = "admin/product_form.html"
+MAX_QUANTITY = Decimal(1_000_000)
+# The product's fields this form edits, by their column names (the audit trail's keys).
+EDITABLE = (
+    "sku", "name", "slug", "category", "description", "price_cents", "vat_rate", "active",
+    "featured", "ean", "content_quantity", "content_unit", "low_stock_threshold",
+    "manufacturer", "responsible_person", "product_identifier", "warnings",
+)
+# The form field of each column, where the names differ.
+FORM_FIELD = {"price_cents": "price"}
+SKU = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+_LINE_BREAKS = "\n\t"
+
+
+# -- fields ------------------------------------------------------------------------
+
+def _is_control(c: str) -> bool:
+    return (ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029") and c not in _LINE_BREAKS
+
+
+def multiline(form, field):
+    """Text with line breaks, but no other control character."""
+    if field.data and any(_is_control(c) for c in field.data):
+        raise ValidationError(_l("Please use letters, digits and punctuation only."))
+
+
+def _lines(value):
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(value, str) else value
+
+
+def long_text(label, max_length: int):
+    return TextAreaField(label, validators=[Optional(), Length(max=max_length), multiline], filters=[_lines])
+
+
+def gtin_check_digit(digits: str) -> int:
+    """The check digit of a GTIN's other digits (weights 3, 1, 3, … from the right)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return (10 - total % 10) % 10
+
+
+def valid_gtin(code: str) -> bool:
+    return (code.isascii() and code.isdigit() and len(code) in (8, 13)
+            and gtin_check_digit(code[:-1]) == int(code[-1]))
+
+
+class PriceField(EuroField):
+    """Shown as Germans write it: 12,99."""
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else f"{self.data:.2f}".replace(".", ",")
+
+
+class QuantityField(StringField):
+    """A decimal number like 0,5 or 250 (a content quantity); `data` is a Decimal or None."""
+
+    def process_formdata(self, valuelist):
+        text = (valuelist[0] if valuelist else "").strip()
+        self.data = None
+        if text:
+            self.data = decimal_number(text)
+            if self.data is None:
+                raise ValueError(_l("Please enter a number, e.g. 250 or 0,75."))
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else format(Decimal(self.data).normalize(), "f").replace(".", ",")
+
+
+def _choice(values, message):
+    def check(form, field):
+        if field.data not in values:
+            raise ValidationError(message)
+    return check
+
+
+class ProductForm(ShopForm):
+    sku = StringField(_l("SKU"), filters=[strip], validators=[
+        DataRequired(), Regexp(f"^{SKU}$", message=_l("Letters, digits, '.', '_' and '-' only, at most 64."))])
+    name = text(_l("Name"), max_length=200)
+    slug = StringField(_l("Web address (slug)"), filters=[strip], validators=[Optional(), Length(max=200)])
+    category = SelectField(_l("Category"), validate_choice=False)
+    description = long_text(_l("Description"), 20_000)
+    price = PriceField(_l("Price incl. VAT"))
+    vat_rate = SelectField(_l("VAT rate"), choices=[SelectChoice(str(r), f"{r} %") for r in VAT_RATES],
+                           validate_choice=False, default=str(VAT_RATES[0]))
+    active = BooleanField(_l("Active: shown in the shop"))
+    featured = BooleanField(_l("Featured on the home page"))
+    ean = StringField(_l("EAN (GTIN-13 or GTIN-8)"), filters=[lambda v: v.replace(" ", "") if isinstance(v, str) else v],
+                      validators=[Optional(), Length(max=13, message=_l("An EAN has 8 or 13 digits."))])
+    content_quantity = QuantityField(_l("Content"))
+    content_unit = SelectField(_l("Unit"), choices=[SelectChoice("", "–"), *(SelectChoice(u, u) for u in CONTENT_UNITS)],
+                               validate_choice=False, default="")
+    low_stock_threshold = WholeNumberField(_l("Reorder level"), validators=[
+        Optional(), NumberRange(max=stock.MAX_STOCK, message=_l("At most %(max)d.", max=stock.MAX_STOCK))])
+    manufacturer = long_text(_l("Manufacturer (name, postal and electronic address)"), 2000)
+    responsible_person = long_text(_l("Responsible person in the EU"), 2000)
+    product_identifier = text(_l("Product identifier (type, batch or serial number)"), max_length=64,
+                              required=False)
+    warnings = long_text(_l("Warnings and safety information"), 5000)
+    version = HiddenField()
+    seen = HiddenField()  # a fingerprint of the values the form was loaded with
+
+    def __init__(self, formdata=None, categories: list[Category] = (), **kwargs):  # type: ignore[assignment]
+        super().__init__(formdata, **kwargs)
+        self.category_ids = {c.id for c in categories}
+        self.category.choices = [SelectChoice("", _("Please choose"))] + [
+            SelectChoice(str(c.id), category_label(c, categories)) for c in categories]
+
+    def validate_category(self, field):
+        if whole_number(field.data) not in self.category_ids:
+            raise ValidationError(_l("Please choose a category from the list."))
+
+    def validate_vat_rate(self, field):
+        _choice([str(r) for r in VAT_RATES], _l("Please choose 19 % or 7 %."))(self, field)
+
+    def validate_content_unit(self, field):
+        _choice(["", *CONTENT_UNITS], _l("Please choose a unit from the list."))(self, field)
+        if field.data and self.content_quantity.data is None and not self.content_quantity.errors:
+            raise ValidationError(_l("Please enter the content as well, or no unit."))
+
+    def validate_content_quantity(self, field):
+        quantity = field.data
+        if quantity is None:
+            if self.content_unit.data:
+                raise ValidationError(_l("Please enter the content for this unit."))
+            return
+        if quantity <= 0 or quantity > MAX_QUANTITY:
+            raise ValidationError(_l("Please enter a number above 0 and at most 1.000.000."))
+        if quantity != quantity.quantize(Decimal("0.001")):
+            raise ValidationError(_l("At most three decimal places, please."))
+        if not self.content_unit.data:
+            raise ValidationError(_l("Please choose the unit as well."))
+
+    def validate_price(self, field):
+        if field.errors:
+            return
+        if field.data is None:
+            raise ValidationError(_l("Please enter the price."))
+        if field.cents is not None and field.cents > MAX_PRICE_CENTS:
+            raise ValidationError(_l("At most %(amount)s.", amount=format_money(MAX_PRICE_CENTS)))
+
+    def validate_slug(self, field):
+        slug = field.data or slugify(self.name.data or "")
+        if not slug and self.name.data:
+            raise ValidationError(_l("Please enter a web address: lowercase letters, digits and hyphens."))
+        if slug and (not SLUG.fullmatch(slug) or len(slug) > 200):
+            raise ValidationError(_l("Lowercase letters (a–z), digits and hyphens only, e.g. %(example)s.",
+                                     example=slugify(field.data) or "teekanne-blau"))
+
+    def validate_ean(self, field):
+        if field.data and not valid_gtin(field.data):
+            raise ValidationError(_l("This is not a valid EAN: it needs 8 or 13 digits with the right check digit."))
+
+    def values(self) -> dict[str, Any]:
+        """The product's columns as typed (after validation)."""
+        return {
+            "sku": self.sku.data, "name": self.name.data,
+            "slug": self.slug.data or slugify(self.name.data),
+            "category": whole_number(self.category.data), "description": self.description.data or "",
+            "price_cents": self.price.cents, "vat_rate": int(self.vat_rate.data),
+            "active": bool(self.active.data), "featured": bool(self.featured.data),
+            "ean": self.ean.data or "", "content_quantity": self.content_quantity.data,
+            "content_unit": self.content_unit.data or None,
+            "low_stock_threshold": self.low_stock_threshold.data,
+            "manufacturer": self.manufacturer.data or "", "responsible_person": self.responsible_person.data or "",
+            "product_identifier": self.product_identifier.data or "", "warnings": self.warnings.data or "",
+        }
+
+    def set_errors(self, problems: dict[str, str]) -> None:
+        for column, message in problems.items():
+            self[FORM_FIELD.get(column, column)].errors = [*self[FORM_FIELD.get(column, column)].errors, message]
+
+
+class NewProductForm(ProductForm):
+    stock = WholeNumberField(_l("Stock"), default=0, validators=[
+        Optional(), NumberRange(max=stock.MAX_STOCK, message=_l("At most %(max)d.", max=stock.MAX_STOCK))])
+
+
+def category_label(category: Category, categories: list[Category]) -> str:
+    """"Küche › Tee" for a subcategory; hidden ones say so."""
+    parents = {c.id: c for c in categories}
+    parent = parents.get(category.parent_id)
+    label = f"{parent.name} › {category.name}" if parent else category.name
+    return label if category.active else _("%(category)s (hidden)", category=label)
+
+
+# -- values -----------------------------------------------------------------------
+
+def stored_values(product: Product) -> dict[str, Any]:
+    values = {key: getattr(product, key) for key in EDITABLE if key != "category"}
+    values["category"] = product.category_id
+    quantity = values["content_quantity"]
+    values["content_quantity"] = None if quantity is None else Decimal(str(quantity)).normalize()
+    return values
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return "" if value is None else str(value)
+
+
+def fingerprint(values: dict[str, Any]) -> str:
+    """A short hash of each value, to tell later which of them someone else changed."""
+    return ".".join(hashlib.sha256(_plain(values[key]).encode()).hexdigest()[:6] for key in EDITABLE)
+
+
+def form_data_of(product: Product) -> dict[str, Any]:
+    values = stored_values(product)
+    return {
+        **values, "category": str(product.category_id), "vat_rate": str(product.vat_rate),
+        "price": Decimal(product.price_cents) / 100, "content_unit": product.content_unit or "",
+        "version": str(product.version), "seen": fingerprint(values),
+    }
+
+
+# -- writing ----------------------------------------------------------------------
+
+class Invalid(Exception):
+    """Values the form alone cannot check (a SKU or address in use); nothing was written."""
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__(problems)
+        self.problems = problems
+
+
+class Conflict(Exception):
+    """Someone saved the product since the form was loaded; nothing was written.
+    `fields`: the columns they changed."""
+
+    def __init__(self, product: Product, fields: list[str]):
+        super().__init__(product.id)
+        self.product, self.fields = product, fields
+
+
+def _check_unique(values: dict[str, Any], product_id: int | None) -> None:
+    problems = {}
+    others = Product.select(Product.id, Product.sku, Product.slug, Product.name).where(
+        (Product.sku == values["sku"]) | (Product.slug == values["slug"]))
+    if product_id is not None:
+        others = others.where(Product.id != product_id)
+    for other in others:
+        if other.sku == values["sku"]:
+            problems["sku"] = _("The SKU %(sku)s is already used by “%(name)s”.", sku=other.sku, name=other.name)
+        if other.slug == values["slug"]:
+            problems["slug"] = _("The address %(slug)s is already used by “%(name)s”. Please choose another one.",
+                                 slug=other.slug, name=other.name)
+    if not Category.select().where(Category.id == values["category"]).exists():
+        problems["category"] = _("Please choose a category from the list.")
+    if problems:
+        raise Invalid(problems)
+
+
+def _label(values: dict[str, Any]) -> str:
+    return f"{values['sku']} {values['name']}"
+
+
+def create_product(values: dict[str, Any], count: int, who: Actor) -> Product:
+    """A new product with its opening stock (the first entry in its ledger)."""
+    try:
+        with write():
+            _check_unique(values, None)
+            product = Product.create(**values, stock=0)
+            if count:
+                stock.move(product.id, count, stock.STOCKTAKING, who.email)
+            # The address now belongs to this product, not as an old one to another.
+            SlugRedirect.delete().where(SlugRedirect.old_slug == values["slug"]).execute()
+            index_products([product])
+            record(who, "create", "product", product.id, _label(values), changes({}, {**values, "stock": count}))
+            return product
+    except IntegrityError:  # a second admin took the SKU or address a moment ago
+        raise Invalid({"sku": _("This SKU or web address is already used by another product.")}) from None
+
+
+def update_product(product_id: int, values: dict[str, Any], version: int | None, seen: str,
+                   who: Actor) -> Product:
+    """Save `values` if the product is still at `version`; raises Conflict otherwise,
+    Invalid for a SKU or address in use, LookupError when the product is gone."""
+    try:
+        with write():
+            product = locked(Product.select().where(Product.id == product_id)).get_or_none()
+            if product is None:
+                raise LookupError(product_id)
+            before = stored_values(product)
+            if version != product.version:
+                raise Conflict(product, changed_by_others(before, values, seen))
+            _check_unique(values, product_id)
+            changed = changes(before, values)
+            if not changed:
+                return product
+            stamp = now()
+            saved = Product.update(**values, version=Product.version + 1, updated_at=stamp).where(
+                (Product.id == product_id) & (Product.version == version)).execute()
+            if not saved:
+                raise Conflict(product, changed_by_others(before, values, seen))
+            if "price_cents" in changed:  # the price history (PAngV §11), as Product.save keeps it
+                PriceChange.create(product=product_id, price_cents=values["price_cents"], changed_at=stamp)
+            if "slug" in changed:
+                # The old address answers with a redirect; the new one is nobody's old one.
+                SlugRedirect.delete().where(SlugRedirect.old_slug.in_([before["slug"], values["slug"]])).execute()
+                SlugRedirect.create(old_slug=before["slug"], product=product_id, created_at=stamp)
+            product = Product.get_by_id(product_id)
+            index_products([product])
+            record(who, "update", "product", product_id, _label(values), changed)
+            return product
+    except IntegrityError:
+        raise Invalid({"sku": _("This SKU or web address is already used by another product.")}) from None
+
+
+def changed_by_others(current: dict[str, Any], yours: dict[str, Any], seen: str) -> list[str]:
+    """The columns someone else changed since the form was loaded (from its
+    fingerprint); without a usable fingerprint, those that differ from what was typed."""
+    hashes = seen.split(".") if isinstance(seen, str) else []
+    if len(hashes) == len(EDITABLE):
+        now_hashes = fingerprint(current).split(".")
+        return [key for key, old, new in zip(EDITABLE, hashes, now_hashes) if old != new]
+    return [key for key in EDITABLE if _plain(current[key]) != _plain(yours.get(key))]
+
+
+DELETED, DEACTIVATED = "deleted", "deactivated"
+
+
+def delete_product(product_id: int, who: Actor) -> tuple[str, Product, list[str]]:
+    """Delete the product, or only deactivate it when an order names it (the order keeps
+    its link). Returns what was done, the product as it was, and the media files that
+    nothing refers to any more (for the caller to remove after the commit)."""
+    with write():
+        product = locked(Product.select().where(Product.id == product_id)).get_or_none()
+        if product is None:
+            raise LookupError(product_id)
+        label = f"{product.sku} {product.name}"
+        if OrderLine.select().where(OrderLine.product == product_id).exists():
+            if product.active:
+                Product.update(active=False, version=Product.version + 1, updated_at=now()).where(
+                    Product.id == product_id).execute()
+            record(who, "deactivate", "product", product_id, label, changes({"active": product.active},
+                                                                             {"active": False}))
+            return DEACTIVATED, product, []
+        images = list(ProductImage.select().where(ProductImage.product == product_id))
+        files = {product.image: product.image_widths, **{i.filename: i.widths for i in images}}
+        before = stored_values(product)
+        product.delete_instance()  # images, prices, ledger and old addresses go with it
+        record(who, "delete", "product", product_id, label,
+               {key: [pair[1], None] for key, pair in changes({}, before).items()})
+        return DELETED, product, unreferenced(files)
+
+
+def unreferenced(files: dict[str, str]) -> list[str]:
+    """The files of these images (filename: widths) that no product or picture uses."""
+    names = [name for name in files if name]
+    if not names:
+        return []
+    used = {row[0] for row in ProductImage.select(ProductImage.filename)
+            .where(ProductImage.filename.in_(names)).tuples()}
+    used |= {row[0] for row in Product.select(Product.image).where(Product.image.in_(names)).tuples()}
+    return [path for name in names if name not in used for path in renditions(name, files[name])]
+
+
+# -- the page ---------------------------------------------------------------------
+
+@dataclass
+class EditData:
+    product: Product | None
+    categories: list[Category]
+    images: list[ProductImage] = field(default_factory=list)
+    movements: list = field(default_factory=list)
+
+
+def edit_data(product_id: int | None) -> EditData:
+    categories = Category.tree(with_hidden=True)
+    if product_id is None:
+        return EditData(None, categories)
+    product = Product.get_or_none(Product.id == product_id)
+    if product is None:
+        raise LookupError(product_id)
+    images = list(ProductImage.select().where(ProductImage.product == product_id)
+                  .order_by(ProductImage.position, ProductImage.id))
+    return EditData(product, categories, images, stock.movements(product_id, 20))
+
+
+async def load(product_id: int | None) -> EditData:
+    try:
+        return await run_db(edit_data, product_id)
+    except LookupError:
+        raise HTTPException(404, "No such product.") from None
+
+
+@dataclass
+class ConflictRow:
+    label: str
+    current: str
+    yours: str
+
+
+def _shown(key: str, value: Any, categories: list[Category]) -> str:
+    if value is None or value == "":
+        return "–"
+    if key == "price_cents":
+        return format_money(value)
+    if key == "category":
+        category = next((c for c in categories if c.id == value), None)
+        return category_label(category, categories) if category else str(value)
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f").replace(".", ",")
+    if key == "vat_rate":
+        return f"{value} %"
+    text = str(value)
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def conflict_rows(form: ProductForm, conflict: Conflict, yours: dict[str, Any],
+                  categories: list[Category]) -> list[ConflictRow]:
+    current = stored_values(conflict.product)
+    return [ConflictRow(str(form[FORM_FIELD.get(key, key)].label.text),
+                        _shown(key, current[key], categories), _shown(key, yours.get(key), categories))
+            for key in conflict.fields]
+
+
+async def page(request: Request, data: EditData, form: ProductForm | None = None, *,
+               status_code: int = 200, fragment: str | None = None, **extra):
+    """The product's page (or a new product's); `extra` adds to its context (a conflict,
+    the state of the pictures' forms)."""
+    if form is None:
+        product = data.product
+        form = (ProductForm(data=form_data_of(product), categories=data.categories) if product
+                else NewProductForm(data={"active": True}, categories=data.categories))
+    context = {"form": form, "product": data.product, "images": data.images, "movements": data.movements,
+               "max_image_mb": request.app.state.settings.image_max_bytes / (1024 * 1024),
+               **extra}
+    return render(request, PAGE, context, fragment=fragment, status_code=status_code)
+
+
+def edit_url(request: Request, product_id: int) -> str:
+    return url_path(request, "admin:product_edit", id=product_id)
+
+
+async def new_product(request: Request):
+    data = await load(None)
+    if request.method == "GET":
+        return await page(request, data)
+    form = NewProductForm(await form_data(request), categories=data.categories)
+    if not form.validate():
+        return await page(request, data, form, status_code=422)
+    try:
+        product = await run_db(create_product, form.values(), form.stock.data or 0, actor(request))
+    except Invalid as refused:
+        form.set_errors(refused.problems)
+        return await page(request, data, form, status_code=422)
+    flash(request, _("The product “%(name)s” is created.", name=product.name), "success")
+    return see_other(edit_url(request, product.id))
+
+
+async def edit_product(request: Request):
+    product_id = request.path_params["id"]
+    data = await load(product_id)
+    if request.method == "GET":
+        return await page(request, data)
+    form = ProductForm(await form_data(request), categories=data.categories)
+    if not form.validate():
+        return await page(request, data, form, status_code=422)
+    values = form.values()
+    try:
+        await run_db(update_product, product_id, values, whole_number(form.version.data), form.seen.data or "",
+                     actor(request))
+    except LookupError:
+        raise HTTPException(404, "No such product.") from None
+    except Invalid as refused:
+        form.set_errors(refused.problems)
+        return await page(request, data, form, status_code=422)
+    except Conflict as conflict:
+        # What was typed stays; the form now carries the current version, so saving
+        # again keeps these values on purpose.
+        data.product = conflict.product
+        form.version.data = str(conflict.product.version)
+        form.seen.data = fingerprint(stored_values(conflict.product))
+        rows = conflict_rows(form, conflict, values, data.categories)
+        return await page(request, data, form, status_code=409, conflict=rows)
+    flash(request, _("The changes are saved."), "success")
+    return see_other(edit_url(request, product_id))
+
+
+async def delete(request: Request):
+    product_id = request.path_params["id"]
+    try:
+        done, product, files = await run_db(delete_product, product_id, actor(request))
+    except LookupError:
+        raise HTTPException(404, "No such product.") from None
+    if done == DEACTIVATED:
+        flash(request, _("“%(name)s” appears in orders, so it cannot be deleted. It is deactivated instead: "
+                         "the shop no longer shows it.", name=product.name), "info")
+        return see_other(edit_url(request, product_id))
+    remove(request.app.state.settings.media_dir, files)
+    flash(request, _("The product “%(name)s” is deleted.", name=product.name), "success")
+    return see_other(url_path(request, "admin:products"))
+
+
+routes = [
+    Route("/products/new", new_product, methods=["GET", "POST"], name="product_new"),
+    Route("/products/{id:id}", edit_product, methods=["GET", "POST"], name="product_edit"),
+    Route("/products/{id:id}/delete", delete, methods=["POST"], name="product_delete"),
+]

@@ -11,7 +11,7 @@ from peewee import SQL, fn
 
 from shop.i18n import _
 
-from .models import CatalogVersion, Category, Product, ProductImage
+from .models import CatalogVersion, Category, Product, ProductImage, SlugRedirect
 from .search import matching, terms
 
 FEATURED_SIZE = 12
@@ -143,7 +143,7 @@ def query_params(filters: dict, **changes) -> dict:
 
 def home_page() -> HomePage:
     version = CatalogVersion.current()
-    cards = shown(Product.cards(), version)
+    cards = shown(_cards(), version)
     featured = cards.where(Product.featured == True)  # noqa: E712
     return HomePage(
         categories=category_tree(version),
@@ -171,6 +171,14 @@ def product_page(slug: str) -> ProductPage | None:
     related = _products_in_order([i for i in related_ids if i != product.id][:RELATED_SIZE])
     images = ProductImage.select().where(ProductImage.product == product).order_by(ProductImage.position)
     return ProductPage(product, categories, breadcrumb, list(images), related, version)
+
+
+def current_slug(old_slug: str) -> str | None:
+    """The address of the shown product that once had `old_slug` as its own, if any."""
+    version = CatalogVersion.current()
+    product = (shown(Product.visible(), version).join_from(Product, SlugRedirect)
+               .where(SlugRedirect.old_slug == old_slug).get_or_none())
+    return product.slug if product else None
 
 
 def listing(filters: dict, page_size: int) -> Listing:
@@ -218,10 +226,15 @@ def listing(filters: dict, page_size: int) -> Listing:
     return Listing(filters, categories, category, list(products), total, page, pages, counts, version)
 
 
+def _cards():
+    """What a product card shows, with its picture's renditions."""
+    return Product.cards().select_extend(Product.image_widths)
+
+
 def _products_in_order(ids: list[int]) -> list[Product]:
     if not ids:
         return []
-    rows = {p.id: p for p in Product.cards().where(Product.id.in_(ids))}
+    rows = {p.id: p for p in _cards().where(Product.id.in_(ids))}
     return [rows[i] for i in ids if i in rows]
 
 

@@ -67,7 +67,11 @@ async def product_detail(request: Request):
     slug = request.path_params["slug"]
     page = await run_db(queries.product_page, slug) if SLUG.fullmatch(slug) else None
     if page is None:
-        raise HTTPException(404, "No such product.")
+        # A product's former address leads to where it is now, for good.
+        moved = await run_db(queries.current_slug, slug) if SLUG.fullmatch(slug) else None
+        if moved is None:
+            raise HTTPException(404, "No such product.")
+        return RedirectResponse(url_path(request, "catalog:product_detail", slug=moved), status_code=301)
     wished = await _wished(request, [page.product, *page.related])
     return render(request, "catalog/product.html", {"page": page, "wished": wished})
 
