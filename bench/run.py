@@ -161,6 +161,7 @@ def serve(path: Path, media_dir: Path, port: int) -> subprocess.Popen:
 LUA = """
 paths = {%s}
 counter = 0
+%s
 request = function()
   counter = counter + 1
   return wrk.format("GET", paths[(counter %% #paths) + 1])
@@ -168,9 +169,11 @@ end
 """
 
 
-def wrk(url: str, paths: list[str], duration: int, connections: int) -> dict:
+def wrk(url: str, paths: list[str], duration: int, connections: int, cookie: str = "") -> dict:
+    """wrk over `paths` in turn; with `cookie`, as the browser holding that cookie."""
+    headers = f'wrk.headers["Cookie"] = "{cookie}"' if cookie else ""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA % ", ".join(f'"{p}"' for p in paths))
+        script.write(LUA % (", ".join(f'"{p}"' for p in paths), headers))
     subprocess.run(["wrk", "-t2", "-c4", "-d2s", "-s", script.name, url], capture_output=True)  # warm-up
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url],

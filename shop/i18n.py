@@ -97,7 +97,14 @@ def _money(cents: int, locale: str) -> str:
 
 
 def format_number(value) -> str:
+    if isinstance(value, int):
+        return _whole_number(value, babel_locale())
     return format_decimal(value, locale=babel_locale())
+
+
+@lru_cache(maxsize=10_000)
+def _whole_number(value: int, locale: str) -> str:
+    return format_decimal(value, locale=locale)
 
 
 def format_date(value: dt.date | dt.datetime) -> str:
@@ -108,6 +115,18 @@ def format_datetime(value: dt.datetime) -> str:
     """A stored (UTC) time, shown in the shop's time zone."""
     return _format_datetime(value.replace(tzinfo=dt.UTC), format="medium",
                             tzinfo=SHOP_TIMEZONE, locale=babel_locale())
+
+
+def format_datetime_short(value: dt.datetime) -> str:
+    """A stored (UTC) time as a dense table shows it: the short date and hours:minutes,
+    in the shop's time zone (the date's wording comes from Babel, once per day)."""
+    local = value.replace(tzinfo=dt.UTC).astimezone(SHOP_TIMEZONE)
+    return f"{_short_date(local.date(), babel_locale())}, {local:%H:%M}"
+
+
+@lru_cache(maxsize=4096)
+def _short_date(day: dt.date, locale: str) -> str:
+    return _format_date(day, format="short", locale=locale)
 
 
 @cache

@@ -48,7 +48,7 @@ def make_templates(router: Router) -> jinja2.Environment:
         newstyle=True,
     )
     env.filters.update(money=i18n.format_money, number=i18n.format_number, date=i18n.format_date,
-                       datetime=i18n.format_datetime)
+                       datetime=i18n.format_datetime, datetime_short=i18n.format_datetime_short)
     env.globals.update(csrf_token=csrf_token, country_name=i18n.country_name,
                        url=_url_builder(router), static=static_url, media=media_url,
                        page_numbers=page_numbers)

@@ -68,8 +68,8 @@ def matching_products(state: State, categories: list[Category], low_default: int
     query = Product.select(
         Product.id, Product.sku, Product.name, Product.slug, Product.image, Product.price_cents,
         Product.stock, Product.active, Product.updated_at, Product.category, Product.version,
-        Product.low_stock_threshold, Category.name.alias("category_name"),
-    ).join(Category, JOIN.LEFT_OUTER, on=(Product.category == Category.id))
+        Product.low_stock_threshold,
+    )
     code = _code_match(state.q)
     words = terms(state.q)
     if code is not None:
@@ -124,10 +124,15 @@ def table_page(params, low_default: int, edit_id: int | None = None) -> TablePag
     categories = Category.tree(with_hidden=True)
     table = _table(categories)
     state = table.read(params)
-    page = table.page(matching_products(state, categories, low_default), state,
-                      load=lambda query: list(query.objects()))
+    page = table.page(matching_products(state, categories, low_default), state, load=_with_category)
     editing = next((p for p in page.rows if p.id == edit_id), None)
     return TablePage(table, state, page, categories, editing)
+
+
+def _with_category(query) -> list[Product]:
+    """The page's rows with their category's name (the count needs no join)."""
+    return list(query.select_extend(Category.name.alias("category_name"))
+                .join(Category, JOIN.LEFT_OUTER, on=(Product.category == Category.id)).objects())
 
 
 def product_row(product_id: int) -> Product | None:
@@ -152,13 +157,23 @@ async def product_table(request: Request):
                   fragment="fragments/admin/products_table.html")
 
 
+def row_labels() -> dict[str, str]:
+    """The words every row repeats, translated once per table."""
+    return {
+        "image": _("Image"), "sku": _("SKU"), "category": _("Category"), "price": _("Price"),
+        "stock": _("Stock"), "active": _("Active"), "updated": _("Last change"),
+        "sold_out": _("sold out"), "low": _("low"), "on": _("active"), "off": _("inactive"),
+        "edit": _("Edit"),
+    }
+
+
 def _table_context(request: Request, data: TablePage, form=None, **extra) -> dict:
     back = _table_query(data.state.query(page=data.page.page))
     return {
         "table": data.table, "state": data.state, "page": data.page, "headers": data.table.headers(data.state),
         "categories": data.categories, "editing": data.editing, "form": form, "page_sizes": PAGE_SIZES,
         "back": back, "low_default": request.app.state.settings.low_stock_threshold,
-        "bulk_actions": BULK_ACTIONS, **extra,
+        "bulk_actions": BULK_ACTIONS, "labels": row_labels(), **extra,
     }
 
 
@@ -251,7 +266,7 @@ async def edit_row(request: Request):
         raise HTTPException(404)
     form = RowForm(obj=product, categories=categories)
     return render(request, "fragments/admin/product_row.html",
-                  {"p": product, "form": form, "editing": product, "back": back})
+                  {"p": product, "form": form, "editing": product, "back": back, "labels": row_labels()})
 
 
 async def show_row(request: Request):
@@ -263,7 +278,7 @@ async def show_row(request: Request):
     if not is_htmx(request):
         return see_other(url_path(request, "admin:products") + (f"?{back}" if back else ""))
     return render(request, "fragments/admin/product_row.html",
-                  {"p": product, "editing": None, "back": back, "focus": True})
+                  {"p": product, "editing": None, "back": back, "focus": True, "labels": row_labels()})
 
 
 async def save_row_request(request: Request):
@@ -286,7 +301,8 @@ async def save_row_request(request: Request):
                 return see_other(url_path(request, "admin:products") + (f"?{back}" if back else ""))
             product = await run_db(product_row, product_id)
             return render(request, "fragments/admin/product_row.html",
-                          {"p": product, "editing": None, "back": back, "focus": True, "saved": True})
+                          {"p": product, "editing": None, "back": back, "focus": True, "saved": True,
+                           "labels": row_labels()})
     product = await run_db(product_row, product_id)
     if product is None:
         raise HTTPException(404)
@@ -294,7 +310,7 @@ async def save_row_request(request: Request):
         # Start again from what is stored now; say what changed.
         form = RowForm(obj=product, categories=categories)
     status = 409 if conflict else 422
-    context = {"p": product, "form": form, "editing": product, "back": back,
+    context = {"p": product, "form": form, "editing": product, "back": back, "labels": row_labels(),
                "conflict": conflict and _conflict_text(conflict, categories)}
     if is_htmx(request):
         return render(request, "fragments/admin/product_row.html", context, status_code=status)

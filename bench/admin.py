@@ -1,0 +1,156 @@
+"""The back office under load, with the shop's listing as the yardstick in the same run
+(absolute figures differ between machines; ratios measured in one run do not).
+
+    python bench/admin.py                    # 100,000 products
+    python bench/admin.py --products 10000 --duration 5
+
+Uses the catalogue of bench/run.py (data/bench-N.sqlite3, built if missing), adds an
+admin, starts `shop serve --workers 2` and runs wrk at 4 connections (4 admins at work)
+against the listing, then against the products table: the first page, a category
+filter, searches, sorts and a deep page. Then one admin saves rows in place while one
+shopper adds to the cart, each timed per request. Needs wrk (apt-get install wrk).
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import ROOT, SEARCH_WORDS, Buyer, build_catalogue, free_port, serve, wrk  # noqa: E402
+
+from shop.accounts.models import ADMIN, User  # noqa: E402
+from shop.accounts.passwords import hash_password  # noqa: E402
+from shop.catalog.models import Category, Product  # noqa: E402
+from shop.db import connect, db, migrate, now  # noqa: E402
+
+ADMIN_EMAIL, ADMIN_PASSWORD = "bench-admin@example.org", "bench admin password 1"
+HTMX = {"HX-Request": "true"}
+
+
+def prepare(path: Path) -> dict:
+    """Migrate, add the admin, and pick the table's sample paths."""
+    connect(f"sqlite:///{path}")
+    migrate()
+    with db.connection_context():
+        if not User.select().where(User.email == ADMIN_EMAIL).exists():
+            User.create(email=ADMIN_EMAIL, name="Bench", role=ADMIN, email_verified_at=now(),
+                        password_hash=hash_password(ADMIN_PASSWORD))
+        categories = [c.id for c in Category.select(Category.id)]
+        total = Product.select().count()
+        ids = [p.id for p in Product.select(Product.id).order_by(Product.id).limit(500)]
+    db.close_all()
+    deep = max(1, total // 25 // 2)
+    return {
+        "products table": ["/admin/products"],
+        "filter: category": [f"/admin/products?category={c}" for c in categories],
+        "filter: sold out, low": ["/admin/products?stock=out", "/admin/products?stock=low&active=yes"],
+        "search": [f"/admin/products?q={w}" for w in SEARCH_WORDS if w.isascii()]
+                  + ["/admin/products?q=B-00012", "/admin/products?q=B-0009"],
+        "sort: price, name, stock": ["/admin/products?sort=price", "/admin/products?sort=-name",
+                                     "/admin/products?sort=stock&size=100"],
+        f"page {deep}": [f"/admin/products?page={deep}", f"/admin/products?sort=sku&page={deep}"],
+        "_ids": ids,
+    }
+
+
+class Admin(Buyer):
+    """An admin's browser: signs in, then saves rows of the table in place."""
+
+    def sign_in(self) -> None:
+        _, page, _ = self.request("GET", "/account/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        status, _, _ = self.request("POST", "/account/login",
+                                    {"csrf_token": csrf, "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        assert status == 303, "the bench admin could not sign in"
+
+    def save_row(self, product_id: int, timings: list) -> None:
+        self.connection.request("GET", f"/admin/products/{product_id}/row/edit",
+                                headers={"Cookie": self.cookie, **HTMX})
+        row = self.connection.getresponse().read().decode()
+        fields = dict(re.findall(r'name="(csrf_token|version|original|back)" value="([^"]*)"', row))
+        fields["original"] = fields.get("original", "").replace("&#34;", '"')
+        price = re.search(r'name="price" form="[^"]+" type="text" value="([^"]*)"', row).group(1)
+        name = re.search(r'name="name" form="[^"]+" type="text" value="([^"]*)"', row).group(1)
+        stock = re.search(r'name="stock" form="[^"]+" type="text" value="([^"]*)"', row).group(1)
+        category = re.search(r'<option value="(\d+)" selected>', row).group(1)
+        cents = int(price.replace(",", "")) + random.choice((-1, 1))
+        form = {**fields, "name": name.replace("&amp;", "&"), "stock": stock, "category": category,
+                "active": "y", "price": f"{cents // 100},{cents % 100:02d}"}
+        started = time.perf_counter()
+        self.connection.request("POST", f"/admin/products/{product_id}/row", body=urlencode(form),
+                                headers={"Cookie": self.cookie, **HTMX,
+                                         "Content-Type": "application/x-www-form-urlencoded"})
+        response = self.connection.getresponse()
+        response.read()
+        timings.append((time.perf_counter() - started, response.status))
+
+
+def per_request(samples: list) -> str:
+    times = sorted(t for t, status in samples if status < 400)
+    if not times:
+        return "no successful requests"
+    return (f"{len(times)} requests, p50 {1000 * times[len(times) // 2]:.1f} ms, "
+            f"p99 {1000 * times[min(len(times) - 1, int(len(times) * .99))]:.1f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--products", type=int, default=100_000)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per page")
+    parser.add_argument("--connections", type=int, default=4)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+        return 2
+    path = ROOT / "data" / f"bench-{args.products}.sqlite3"
+    media_dir = ROOT / "data" / "bench-media"
+    if not path.exists():
+        print(f"Building a catalogue of {args.products:,} products …", file=sys.stderr)
+        build_catalogue(path, media_dir, args.products)
+    paths = prepare(path)
+    ids = paths.pop("_ids")
+    port = free_port()
+    process = serve(path, media_dir, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        admin = Admin(port)
+        admin.sign_in()
+        print(f"\n{args.products:,} products, uvicorn 2 workers, wrk {args.connections} connections, "
+              f"{args.duration}s per page")
+        print("| page | requests/s | p50 ms | p99 ms | errors | share of the listing |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        listing = wrk(url, [f"/products?page={n}" for n in range(1, 6)], args.duration, args.connections)
+        print(f"| shop listing (yardstick) | {listing['rps']:.0f} | {listing['p50']:.1f} | "
+              f"{listing['p99']:.1f} | {listing['errors']} | 100 % |", flush=True)
+        for name, urls in paths.items():
+            r = wrk(url, urls, args.duration, args.connections, cookie=admin.cookie)
+            print(f"| {name} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} | "
+                  f"{100 * r['rps'] / listing['rps']:.0f} % |", flush=True)
+
+        saves: list = []
+        adds = {"add to cart": [], "place order": []}
+        buyer = Buyer(port)
+        _, page, _ = buyer.request("GET", "/products")
+        slugs = re.findall(r'href="/products/([a-z0-9-]+)"', page)
+        deadline = time.time() + args.duration
+        while time.time() < deadline:
+            admin.save_row(random.choice(ids), saves)
+            buyer.buy(random.choice(slugs), adds)
+        print(f"\ninline save: {per_request(saves)}")
+        print(f"add to cart: {per_request(adds['add to cart'])}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
