@@ -12,6 +12,7 @@ from typing import Callable
 
 from shop.accounts.service import remove_expired_sessions
 from shop.cart.service import forget_old_form_keys
+from shop.catalog.import_jobs import run_pending as run_imports
 from shop.config import Settings
 from shop.db import with_connection
 from shop.mail.outbox import deliver_due
@@ -25,7 +26,8 @@ def jobs(settings: Settings) -> list[tuple[str, Callable[[], object]]]:
         ("back-in-stock mail", lambda: notify_back_in_stock(settings)),
         ("expired sessions", remove_expired_sessions),
         ("old form keys", forget_old_form_keys),
-        ("mail", lambda: deliver_due(settings.mail)),  # last: sends what the others queued
+        ("mail", lambda: deliver_due(settings.mail)),  # after the jobs that queue mail
+        ("CSV imports", lambda: run_imports(settings)),  # after the mail: a large file takes a while
     ]
 
 

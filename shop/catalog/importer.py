@@ -336,8 +336,7 @@ class _CategoryRows:
         self.present = set(file.header) & CATEGORY_COLUMNS
 
     def plan(self, rows: list[tuple[int, dict]], lock: bool = False) -> tuple[list[Planned], list[tuple[int, str]]]:
-        stored = {c["slug"]: c for c in locked(Category.select()).dicts()} if lock else \
-            {c["slug"]: c for c in Category.select().dicts()}
+        stored = {c["slug"]: c for c in _rows(locked(Category.select()) if lock else Category.select())}
         slug_of = {c["id"]: slug for slug, c in stored.items()}
         stored_parent = {slug: slug_of.get(c["parent"], "") for slug, c in stored.items()}
         seen: dict[str, tuple[int, dict]] = {}
@@ -397,7 +396,7 @@ _CATEGORY_FIELDS = {"name", "position", "description", "active"}
 
 
 def _write_categories(planned: list[Planned], actor: Actor | None, result: ImportResult) -> None:
-    ids = dict(Category.select(Category.slug, Category.id).tuples())
+    ids = _pairs(Category.select(Category.slug, Category.id))
     audit = []
     # Top levels first, so a new parent exists before its children.
     for row in sorted(planned, key=lambda r: bool(r.values["parent"])):
@@ -446,7 +445,7 @@ class _ProductRows:
     def __init__(self, file: CsvFile, images: Images):
         self.images = images
         self.present = set(file.header) & PRODUCT_COLUMNS
-        self.categories = dict(Category.select(Category.slug, Category.id).tuples())
+        self.categories = _pairs(Category.select(Category.slug, Category.id))
         self.category_slug = {id_: slug for slug, id_ in self.categories.items()}
         self.seen_skus: set[str] = set()
         self.slug_owner: dict[str, str] = {}  # slugs given in the file so far, and their SKU
@@ -454,7 +453,7 @@ class _ProductRows:
     def plan(self, chunk: list[tuple[int, dict]], lock: bool = False) -> tuple[list[Planned], list[tuple[int, str]]]:
         skus = [row.get("sku", "") for _line, row in chunk]
         query = Product.select(*_STORED_FIELDS).where(Product.sku.in_(skus))
-        stored = {p["sku"]: p for p in (locked(query) if lock else query).dicts()}
+        stored = {p["sku"]: p for p in _rows(locked(query) if lock else query)}
         galleries = _galleries([p["id"] for p in stored.values()])
         validated = []
         for line, row in chunk:
@@ -464,7 +463,7 @@ class _ProductRows:
             validated.append((line, *_validate_product(row, self.categories, self.images.folder,
                                                        in_media=self.images.in_media)))
         slugs = [values["slug"] for _line, values, _p in validated if values.get("slug")]
-        slug_owner = dict(Product.select(Product.slug, Product.sku).where(Product.slug.in_(slugs)).tuples())
+        slug_owner = _pairs(Product.select(Product.slug, Product.sku).where(Product.slug.in_(slugs)))
         planned, errors = [], []
         for line, values, problems in validated:
             sku, slug = values["sku"], values["slug"]
@@ -522,7 +521,7 @@ class _ProductRows:
                 {**_product_fields(row.values), "image": row.gallery[0] if row.gallery else "",
                  "created_at": at, "updated_at": at} for row in batch
             ]).execute()
-        ids = dict(Product.select(Product.sku, Product.id).where(Product.sku.in_([r.key for r in rows])).tuples())
+        ids = _pairs(Product.select(Product.sku, Product.id).where(Product.sku.in_([r.key for r in rows])))
         # What Product.save does for one new product: its first price and stock movement.
         PriceChange.insert_many([{"product": ids[r.key], "price_cents": r.values["price_cents"], "changed_at": at}
                                  for r in rows]).execute()
@@ -549,7 +548,8 @@ class _ProductRows:
         if "stock" in row.changes:  # through the ledger, as a stocktaking
             if not stock.move(product_id, row.values["stock"] - row.stored["stock"], STOCKTAKING,
                               stock_actor, note="import"):
-                raise ImportFailed(_line_errors(row.line, [_("stock must be a whole number from 0")]))
+                raise ImportFailed([_("Line %(line)d: %(problem)s", line=row.line,
+                                      problem=_("stock must be a whole number from 0"))])
         if "image" in row.changes:
             widths = {image["filename"]: image["widths"] for image in row.stored_images}
             widths.setdefault(row.stored["image"], row.stored["image_widths"])
@@ -581,7 +581,7 @@ def _galleries(product_ids: list[int]) -> dict[int, list[dict]]:
                                      ProductImage.widths)
                  .where(ProductImage.product.in_(product_ids))
                  .order_by(ProductImage.product, ProductImage.position, ProductImage.id))
-        for image in query.dicts():
+        for image in _rows(query):
             galleries.setdefault(image["product"], []).append(image)
     return galleries
 
@@ -751,6 +751,16 @@ def _flag(text: str | None, default: bool) -> bool | None:
     return None
 
 
+def _rows(query: Any) -> list[dict[str, Any]]:
+    """A query's rows as dicts (which Peewee's type stubs take for models)."""
+    return list(query.dicts())
+
+
+def _pairs(query: Any) -> dict[Any, Any]:
+    """A query of two columns as {first: second}."""
+    return dict(query.tuples())
+
+
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -804,11 +814,11 @@ def export_header(kind: str, delimiter: str) -> str:
 def export_products(after_id: int, limit: int, delimiter: str) -> tuple[str, int | None]:
     """The next `limit` products after `after_id` (by id) as CSV lines, and the id to go on
     after (None at the end). With `;` (German Excel) amounts have a decimal comma."""
-    products = list(Product.select(*_STORED_FIELDS).where(Product.id > after_id)
-                    .order_by(Product.id).limit(limit).dicts())
+    products = _rows(Product.select(*_STORED_FIELDS).where(Product.id > after_id)
+                     .order_by(Product.id).limit(limit))
     if not products:
         return "", None
-    slugs = dict(Category.select(Category.id, Category.slug).tuples())
+    slugs = _pairs(Category.select(Category.id, Category.slug))
     galleries = _galleries([p["id"] for p in products])
     comma = delimiter == ";"
     rows = []
@@ -821,7 +831,7 @@ def export_products(after_id: int, limit: int, delimiter: str) -> tuple[str, int
 
 def export_categories(delimiter: str) -> str:
     """All categories as CSV lines, each top level before its children."""
-    categories = list(Category.select().order_by(Category.position, Category.name, Category.id).dicts())
+    categories = _rows(Category.select().order_by(Category.position, Category.name, Category.id))
     slugs = {c["id"]: c["slug"] for c in categories}
     ordered = sorted(categories, key=lambda c: c["parent"] is not None)
     rows = []
