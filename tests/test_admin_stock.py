@@ -126,7 +126,7 @@ def test_goods_received_without_javascript_go_back_to_the_form_s_page(admin, mak
                                                                                  "Lieferung 4711")
     entry = AuditEntry.get()
     assert (entry.action, entry.object_type, entry.object_id, entry.object_label, entry.actor) == (
-        "stock.adjust", "product", str(product.id), "Kerze", ADMIN_EMAIL)
+        "adjust_stock", "product", str(product.id), f"{product.sku} Kerze", ADMIN_EMAIL)
     assert entry.changes == {"stock": [2, 14], "reason": [None, "received"], "note": [None, "Lieferung 4711"]}
 
 

@@ -187,7 +187,7 @@ def create(name: str, slug: str, parent_id: int | None, who: Actor) -> Category:
                                            position=_last_position(parent_id))
         except IntegrityError:
             raise Refused(_("The web address “%(slug)s” is already used.", slug=slug), "slug") from None
-        record(who, "category.create", "category", category.id, name, changes({}, _fields(category)))
+        record(who, "create", "category", category.id, name, changes({}, _fields(category)))
     return category
 
 
@@ -205,7 +205,7 @@ def update(category_id: int, name: str, parent_id: int | None, who: Actor) -> tu
         after = _fields(category)
         if after != before:
             category.save()
-            record(who, "category.move" if moved else "category.rename", "category", category.id, name,
+            record(who, "update", "category", category.id, name,
                    changes(before, after))
     return category, moved
 
@@ -231,7 +231,7 @@ def reorder(category_id: int, direction: str, who: Actor) -> bool:
         for c, position in zip(siblings, slots):
             if c.position != position:
                 Category.update(position=position).where(Category.id == c.id).execute()
-                record(who, "category.reorder", "category", c.id, c.name,
+                record(who, "reorder", "category", c.id, c.name,
                        {"position": [c.position, position]})
     return True
 
@@ -241,7 +241,7 @@ def set_active(category_id: int, active: bool, who: Actor) -> Category:
         category = _get(category_id)
         if category.active != active:
             Category.update(active=active).where(Category.id == category.id).execute()
-            record(who, "category.activate" if active else "category.deactivate", "category", category.id,
+            record(who, "activate" if active else "deactivate", "category", category.id,
                    category.name, {"active": [category.active, active]})
             category.active = active
     return category
@@ -266,7 +266,7 @@ def delete(category_id: int, who: Actor) -> str:
                 children, name=category.name), status=409)
         before = _fields(category)
         category.delete_instance()
-        record(who, "category.delete", "category", category_id, category.name,
+        record(who, "delete", "category", category_id, category.name,
                {key: [value, None] for key, value in before.items()})
     return category.name
 

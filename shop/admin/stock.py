@@ -117,7 +117,7 @@ def adjust(product_id: int, reason: str, amount: int, note: str, who: Actor) -> 
     0…MAX_STOCK; in both cases nothing is written."""
     assert reason in HAND_REASONS, reason
     with write():
-        product = locked(Product.select(Product.id, Product.name, Product.stock)
+        product = locked(Product.select(Product.id, Product.sku, Product.name, Product.stock)
                          .where(Product.id == product_id)).get_or_none()
         if product is None:
             raise LookupError(product_id)
@@ -135,7 +135,7 @@ def adjust(product_id: int, reason: str, amount: int, note: str, who: Actor) -> 
         changed = {"stock": [before, after], "reason": [None, reason]}
         if note:
             changed["note"] = [None, note]
-        record(who, "stock.adjust", "product", product_id, product.name, changed)
+        record(who, "adjust_stock", "product", product_id, f"{product.sku} {product.name}", changed)
     return Adjusted(product.name, before, after)
 
 
