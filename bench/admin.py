@@ -13,6 +13,7 @@ shopper adds to the cart, each timed per request. Needs wrk (apt-get install wrk
 from __future__ import annotations
 
 import argparse
+import html
 import random
 import re
 import shutil
@@ -20,7 +21,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -72,25 +72,18 @@ class Admin(Buyer):
         assert status == 303, "the bench admin could not sign in"
 
     def save_row(self, product_id: int, timings: list) -> None:
-        self.connection.request("GET", f"/admin/products/{product_id}/row/edit",
-                                headers={"Cookie": self.cookie, **HTMX})
-        row = self.connection.getresponse().read().decode()
+        """Open the row for editing, change its price by a cent and save it (timed)."""
+        _, row, _ = self.request("GET", f"/admin/products/{product_id}/row/edit", headers=HTMX)
         fields = dict(re.findall(r'name="(csrf_token|version|original|back)" value="([^"]*)"', row))
-        fields["original"] = fields.get("original", "").replace("&#34;", '"')
-        price = re.search(r'name="price" form="[^"]+" type="text" value="([^"]*)"', row).group(1)
-        name = re.search(r'name="name" form="[^"]+" type="text" value="([^"]*)"', row).group(1)
-        stock = re.search(r'name="stock" form="[^"]+" type="text" value="([^"]*)"', row).group(1)
+        fields["original"] = html.unescape(fields.get("original", ""))
+        value = {name: html.unescape(v) for name, v in re.findall(
+            r'name="(name|price|stock)" form="[^"]+" type="text" value="([^"]*)"', row)}
         category = re.search(r'<option value="(\d+)" selected>', row).group(1)
-        cents = int(price.replace(",", "")) + random.choice((-1, 1))
-        form = {**fields, "name": name.replace("&amp;", "&"), "stock": stock, "category": category,
-                "active": "y", "price": f"{cents // 100},{cents % 100:02d}"}
-        started = time.perf_counter()
-        self.connection.request("POST", f"/admin/products/{product_id}/row", body=urlencode(form),
-                                headers={"Cookie": self.cookie, **HTMX,
-                                         "Content-Type": "application/x-www-form-urlencoded"})
-        response = self.connection.getresponse()
-        response.read()
-        timings.append((time.perf_counter() - started, response.status))
+        cents = int(value["price"].replace(",", "")) + random.choice((-1, 1))
+        form = {**fields, **value, "category": category, "active": "y",
+                "price": f"{cents // 100},{cents % 100:02d}"}
+        status, _, took = self.request("POST", f"/admin/products/{product_id}/row", form, headers=HTMX)
+        timings.append((took, status))
 
 
 def per_request(samples: list) -> str:

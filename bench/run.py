@@ -201,18 +201,27 @@ class Buyer:
                "billing-postcode": "10115", "billing-city": "Berlin", "billing-country": "DE"}
 
     def __init__(self, port: int):
+        self.port = port
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookie = ""
 
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str, float]:
-        headers = {"Cookie": self.cookie} if self.cookie else {}
+    def request(self, method: str, path: str, form: dict | None = None,
+                headers: dict | None = None) -> tuple[int, str, float]:
+        headers = {**({"Cookie": self.cookie} if self.cookie else {}), **(headers or {})}
         body = None
         if form is not None:
             body = urllib.parse.urlencode(form)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         started = time.perf_counter()
-        self.connection.request(method, path, body=body, headers=headers)
-        response = self.connection.getresponse()
+        try:
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed an idle keep-alive connection: open a new one.
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            started = time.perf_counter()
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
         text = response.read().decode()
         elapsed = time.perf_counter() - started
         for name, value in response.getheaders():

@@ -4,11 +4,12 @@ confirmation step."""
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qsl, urlencode
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
+from markupsafe import Markup
 from peewee import JOIN, fn
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,12 +17,14 @@ from starlette.routing import Route
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
+from shop import i18n
 from shop.admin.actor import actor
 from shop.admin.table import PAGE_SIZES, Column, Filter, State, Table
 from shop.audit.service import Actor, changes, record, record_many
 from shop.catalog import stock
 from shop.catalog.importer import MAX_PRICE_CENTS
-from shop.catalog.models import Category, PriceChange, Product
+from shop.catalog.models import CatalogVersion, Category, PriceChange, Product
+from shop.catalog.queries import VersionedCache
 from shop.catalog.search import index_products, matching, terms
 from shop.db import locked, now, run_db, write
 from shop.forms import EuroField, ShopForm, WholeNumberField, euro_cents, text, whole_number
@@ -91,10 +94,16 @@ def matching_products(state: State, categories: list[Category], low_default: int
     if level == SOLD_OUT:
         query = query.where(Product.stock == 0)
     elif level == LOW:
-        query = query.where((Product.stock > 0) & (Product.stock <= threshold))
+        # The range lets the stock index find the few low ones among many.
+        highest = max(low_default, highest_threshold())
+        query = query.where(Product.stock.between(1, highest) & (Product.stock <= threshold))
     elif level == IN_STOCK:
         query = query.where(Product.stock > threshold)
     return query
+
+
+def highest_threshold() -> int:
+    return Product.select(fn.MAX(Product.low_stock_threshold)).scalar() or 0
 
 
 def _code_match(text: str):
@@ -120,11 +129,20 @@ class TablePage:
     editing: Product | None = None
 
 
+_counts = VersionedCache(size=1024)
+
+
 def table_page(params, low_default: int, edit_id: int | None = None) -> TablePage:
     categories = Category.tree(with_hidden=True)
     table = _table(categories)
     state = table.read(params)
-    page = table.page(matching_products(state, categories, low_default), state, load=_with_category)
+    query = matching_products(state, categories, low_default)
+    count = None
+    if not state.filters.get("stock"):
+        # Without a stock filter, what matches changes only with the catalogue's version.
+        key = ("admin-count", state.q, state.filters.get("category"), state.filters.get("active"))
+        count = lambda: _counts.get(CatalogVersion.current(), key, query.count)  # noqa: E731
+    page = table.page(query, state, load=_with_category, count=count)
     editing = next((p for p in page.rows if p.id == edit_id), None)
     return TablePage(table, state, page, categories, editing)
 
@@ -167,13 +185,33 @@ def row_labels() -> dict[str, str]:
     }
 
 
+# Rows as rendered, keyed by every value a row shows: a cached row is never stale.
+_rows = VersionedCache(size=4096)
+
+
+def _row_renderer(request: Request, back: str, labels: dict, low_default: int):
+    """`row_html(p)` for the table template: a plain row, rendered once per content."""
+    template = request.app.state.templates.get_template("fragments/admin/product_row.html")
+    context = {"back": back, "labels": labels, "low_default": low_default, "editing": None}
+    key = (i18n.get_locale(), back, low_default)
+
+    def row_html(p: Product) -> Markup:
+        shown = (p.id, p.version, p.sku, p.name, p.image, p.price_cents, p.stock, p.active,
+                 p.updated_at, p.category_name, p.low_stock_threshold)
+        return Markup(_rows.get(shown, key, lambda: template.render({**context, "p": p})))
+
+    return row_html
+
+
 def _table_context(request: Request, data: TablePage, form=None, **extra) -> dict:
     back = _table_query(data.state.query(page=data.page.page))
+    labels = row_labels()
+    low_default = request.app.state.settings.low_stock_threshold
     return {
         "table": data.table, "state": data.state, "page": data.page, "headers": data.table.headers(data.state),
         "categories": data.categories, "editing": data.editing, "form": form, "page_sizes": PAGE_SIZES,
-        "back": back, "low_default": request.app.state.settings.low_stock_threshold,
-        "bulk_actions": BULK_ACTIONS, "labels": row_labels(), **extra,
+        "back": back, "low_default": low_default, "bulk_actions": BULK_ACTIONS, "labels": labels,
+        "row_html": _row_renderer(request, back, labels, low_default), **extra,
     }
 
 

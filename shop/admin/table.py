@@ -119,9 +119,11 @@ class Table:
             terms.append(self.tiebreak.desc() if state.descending else self.tiebreak.asc())
         return query.order_by(*terms)
 
-    def page(self, query, state: State, load: Callable[[Any], list] = list) -> Page:
-        """One page of the ordered query; a page past the end shows the last one."""
-        total = query.count()
+    def page(self, query, state: State, load: Callable[[Any], list] = list,
+             count: Callable[[], int] | None = None) -> Page:
+        """One page of the ordered query; a page past the end shows the last one.
+        `count`, if given, says how many match (e.g. from a cache)."""
+        total = count() if count else query.count()
         pages = max(1, math.ceil(total / state.size))
         page = min(state.page, pages)
         rows = load(self.ordered(query, state).paginate(page, state.size))

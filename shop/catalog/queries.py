@@ -63,14 +63,15 @@ class Listing:
 
 
 class VersionedCache:
-    """Results that stay valid while the catalogue version stays the same (LRU, per process)."""
+    """Results that stay valid while the catalogue version stays the same (LRU, per process).
+    The version may be anything hashable that changes when the result would."""
 
     def __init__(self, size: int = 1024):
         self.size = size
         self._items: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, version: tuple[str, int], key: Hashable, compute: Callable):
+    def get(self, version: Hashable, key: Hashable, compute: Callable):
         key = (version, key)
         with self._lock:
             if key in self._items:

@@ -79,6 +79,7 @@ def up(migrator, db):
         migrator.add_index("product", ("name",), False),
         migrator.add_index("product", ("price_cents",), False),
         migrator.add_index("product", ("stock",), False),
+        migrator.add_index("product", ("low_stock_threshold",), False),
         migrator.add_index("product", ("updated_at",), False),
         migrator.add_index("product", ("ean",), False),
     )
