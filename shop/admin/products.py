@@ -319,41 +319,62 @@ async def show_row(request: Request):
                   {"p": product, "editing": None, "back": back, "focus": True, "labels": row_labels()})
 
 
-async def save_row_request(request: Request):
-    product_id = request.path_params["id"]
-    data = await form_data(request)
-    back = _back(str(data.get("back", "")))
-    categories = await run_db(Category.tree, True)
+@dataclass
+class RowSaved:
+    """What saving a row came to: the row as stored now, and the form, with errors or a
+    conflict when it was not saved."""
+
+    product: Product | None
+    form: RowForm
+    categories: list[Category]
+    saved: bool = False
+    conflict: EditConflict | None = None
+
+
+def check_and_save_row(product_id: int, data, who: Actor) -> RowSaved:
+    """Validate and save in one go (one trip to the database thread)."""
+    categories = Category.tree(with_hidden=True)
     form = RowForm(data, categories=categories)
     conflict = None
     if form.validate():
         try:
-            await run_db(save_row, product_id, form, actor(request))
-        except LookupError:
-            raise HTTPException(404)
+            save_row(product_id, form, who)
         except EditConflict as error:
             conflict = error
         else:
-            if not is_htmx(request):
-                flash(request, _("Saved."))
-                return see_other(url_path(request, "admin:products") + (f"?{back}" if back else ""))
-            product = await run_db(product_row, product_id)
-            return render(request, "fragments/admin/product_row.html",
-                          {"p": product, "editing": None, "back": back, "focus": True, "saved": True,
-                           "labels": row_labels()})
-    product = await run_db(product_row, product_id)
-    if product is None:
+            return RowSaved(product_row(product_id), form, categories, saved=True)
+    product = product_row(product_id)
+    if conflict and product:
+        form = RowForm(obj=product, categories=categories)  # start again from what is stored
+    return RowSaved(product, form, categories, conflict=conflict)
+
+
+async def save_row_request(request: Request):
+    product_id = request.path_params["id"]
+    data = await form_data(request)
+    back = _back(str(data.get("back", "")))
+    try:
+        result = await run_db(check_and_save_row, product_id, data, actor(request))
+    except LookupError:
         raise HTTPException(404)
-    if conflict:
-        # Start again from what is stored now; say what changed.
-        form = RowForm(obj=product, categories=categories)
+    if result.product is None:
+        raise HTTPException(404)
+    if result.saved:
+        if not is_htmx(request):
+            flash(request, _("Saved."))
+            return see_other(url_path(request, "admin:products") + (f"?{back}" if back else ""))
+        return render(request, "fragments/admin/product_row.html", {
+            "p": result.product, "editing": None, "back": back, "focus": True, "saved": True,
+            "labels": row_labels()})
+    conflict = result.conflict
+    context = {"p": result.product, "form": result.form, "editing": result.product, "back": back,
+               "labels": row_labels(), "conflict": conflict and _conflict_text(conflict, result.categories)}
     status = 409 if conflict else 422
-    context = {"p": product, "form": form, "editing": product, "back": back, "labels": row_labels(),
-               "conflict": conflict and _conflict_text(conflict, categories)}
     if is_htmx(request):
         return render(request, "fragments/admin/product_row.html", context, status_code=status)
-    page = await run_db(table_page, _parse_query(back), request.app.state.settings.low_stock_threshold, product_id)
-    page.editing = product
+    page = await run_db(table_page, _parse_query(back), request.app.state.settings.low_stock_threshold,
+                        product_id)
+    page.editing = result.product
     return render(request, "admin/products.html", _table_context(request, page, **context),
                   status_code=status)
 
