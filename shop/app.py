@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
+from typing import Any, Awaitable, Callable
 
 import jinja2
 from starlette.applications import Starlette
@@ -96,20 +97,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(CSRFProtectMiddleware, csrf_secret=settings.secret_key,
                    csrf_time_limit=settings.csrf_time_limit),
     ]
+    # Each handler takes its own kind of exception (Starlette looks it up by class).
+    handlers: dict[Any, Callable[[Request, Any], Awaitable[Response]]] = {
+        HTTPException: http_error,
+        BodyTooLarge: body_too_large,
+        CsrfFailure: csrf_failure,
+        TooMany: too_many,
+        ClientDisconnect: client_left,
+        DatabaseBusy: database_busy,
+        Exception: server_error,
+    }
     app = Starlette(
         debug=False,
         routes=routes,
         middleware=middleware,
         lifespan=worker_in_process if settings.worker_in_process else None,
-        exception_handlers={
-            HTTPException: http_error,
-            BodyTooLarge: body_too_large,
-            CsrfFailure: csrf_failure,
-            TooMany: too_many,
-            ClientDisconnect: client_left,
-            DatabaseBusy: database_busy,
-            Exception: server_error,
-        },
+        exception_handlers=handlers,
     )
     app.state.settings = settings
     app.state.limiter = limiter_for(settings.redis_url)

@@ -391,9 +391,9 @@ def unreferenced(files: dict[str, str]) -> list[str]:
     names = [name for name in files if name]
     if not names:
         return []
-    used = {row[0] for row in ProductImage.select(ProductImage.filename)
-            .where(ProductImage.filename.in_(names)).tuples()}
-    used |= {row[0] for row in Product.select(Product.image).where(Product.image.in_(names)).tuples()}
+    used = set(ProductImage.select(ProductImage.filename).where(ProductImage.filename.in_(names))
+               .scalars())
+    used |= set(Product.select(Product.image).where(Product.image.in_(names)).scalars())
     return [path for name in names if name not in used for path in renditions(name, files[name])]
 
 

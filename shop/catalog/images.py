@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import secrets
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable
@@ -30,6 +31,10 @@ FOLDER = "products"
 RENDITION = re.compile(r"products/[0-9a-f]{24}-[0-9]{1,5}\.webp")
 _ENCODING = b"webp-q82-v1"
 _CHUNK = 1 << 16
+
+# Pillow only warns about a picture over its pixel limit (up to twice the limit, then
+# it refuses): here that warning refuses too.
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
 class ImageRefused(ValueError):
@@ -132,7 +137,7 @@ def _decode(source: BinaryIO, max_pixels: int) -> Image.Image:
             return _upright(image)
     except ImageRefused:
         raise
-    except Image.DecompressionBombError:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRefused(_too_many_pixels(max_pixels)) from None
     except Image.UnidentifiedImageError:
         raise ImageRefused(_("This file is not a JPEG, PNG or WebP picture.")) from None
