@@ -38,6 +38,7 @@ class State:
     descending: bool = False
     page: int = 1
     size: int = PAGE_SIZES[0]
+    default_sort: tuple[str, bool] = ("", False)  # the table's own order, left out of URLs
 
     def query(self, **changes) -> dict[str, Any]:
         """URL parameters for this state with some changed (a new sort or filter goes
@@ -51,7 +52,8 @@ class State:
         return {
             "q": state.q,
             **filters,
-            "sort": f"-{state.sort}" if state.descending else state.sort,
+            "sort": "" if (state.sort, state.descending) == state.default_sort
+                    else f"-{state.sort}" if state.descending else state.sort,
             "page": state.page if state.page > 1 else "",
             "size": state.size if state.size != PAGE_SIZES[0] else "",
         }
@@ -100,6 +102,7 @@ class Table:
             filters=filters, sort=sort, descending=descending,
             page=max(1, min(page, 1_000_000)),
             size=size if size in PAGE_SIZES else PAGE_SIZES[0],
+            default_sort=(self.default_sort, self.default_descending),
         )
 
     def headers(self, state: State) -> list[Header]:
