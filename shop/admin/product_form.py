@@ -213,7 +213,7 @@ class ProductForm(ShopForm):
 
 
 class NewProductForm(ProductForm):
-    stock = WholeNumberField(_l("Stock"), default=0, validators=[
+    stock = WholeNumberField(_l("Opening stock"), default=0, validators=[
         Optional(), NumberRange(max=stock.MAX_STOCK, message=_l("At most %(max)d.", max=stock.MAX_STOCK))])
 
 
