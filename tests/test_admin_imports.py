@@ -14,7 +14,7 @@ import pytest
 from shop import worker
 from shop.accounts.service import create_admin
 from shop.audit.models import AuditEntry
-from shop.catalog import import_jobs, importer
+from shop.catalog import import_jobs, importer, stock
 from shop.catalog.importer import PRODUCT_HEADER
 from shop.catalog.models import Category, ImportJob, PriceChange, Product, ProductImage, SlugRedirect, StockMovement
 from shop.db import with_connection
@@ -151,6 +151,7 @@ def test_changes_are_shown_before_and_after_then_imported_with_an_audit_trail(ad
     assert [c.price_cents for c in PriceChange.select().where(PriceChange.product == pot)] == [2490, 2690]
     movement = StockMovement.select().where(StockMovement.product == pot).order_by(StockMovement.id.desc()).get()
     assert (movement.change, movement.reason, movement.actor) == (-2, "stocktaking", ADMIN)
+    assert stock.mismatches() == []  # every product's stock is the sum of its ledger
     entries = {(e.object_type, e.object_id): e for e in AuditEntry.select().where(AuditEntry.action == "import")}
     assert entries[("product", str(pot.id))].changes == {"price": ["24.90", "26.90"], "stock": ["12", "10"]}
     assert entries[("product", str(pot.id))].actor == ADMIN
