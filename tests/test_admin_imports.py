@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import io
 import re
 import threading
@@ -17,7 +18,7 @@ from shop.audit.models import AuditEntry
 from shop.catalog import import_jobs, importer, stock
 from shop.catalog.importer import PRODUCT_HEADER
 from shop.catalog.models import Category, ImportJob, PriceChange, Product, ProductImage, SlugRedirect, StockMovement
-from shop.db import with_connection
+from shop.db import now, with_connection
 from tests.conftest import Shopper
 
 ADMIN = "chefin@example.org"
@@ -290,6 +291,17 @@ def test_an_import_that_broke_off_goes_on_where_it_stopped(admin, kitchen, setti
     job = ImportJob.get()
     assert (job.state, job.done_rows, Product.select().count()) == ("done", 30, 30)
     assert job.result["counts"] == {"create": 30, "update": 0, "unchanged": 0}
+
+
+def test_an_import_whose_runner_went_silent_is_taken_up_again(admin, kitchen, settings):
+    location, _page = uploaded(admin, csv_bytes([product_row(sku=f"W-{n}", name=f"Glas {n}") for n in range(5)]))
+    ImportJob.update(state="importing", updated_at=now() - dt.timedelta(minutes=3),
+                     result={"actor": {"email": ADMIN, "user_id": None, "address": ""}}).execute()
+    worker.run_round(settings)
+    assert ImportJob.get().state == "importing"  # its runner may still be at work
+    ImportJob.update(updated_at=now() - dt.timedelta(minutes=6)).execute()
+    worker.run_round(settings)
+    assert ImportJob.get().state == "done" and Product.select().count() == 5
 
 
 # -- pictures, refused files ------------------------------------------------------------------

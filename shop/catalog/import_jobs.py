@@ -230,6 +230,9 @@ def give_back(job_id: int) -> None:
 
 def _requeue_stale() -> None:
     before = now() - STALE_AFTER
+    stale = (ImportJob.state.in_([CHECKING, IMPORTING])) & (ImportJob.updated_at < before)
+    if not ImportJob.select().where(stale).exists():
+        return
     with write():
         for running, queue in ((CHECKING, QUEUED), (IMPORTING, IMPORT_QUEUED)):
             ImportJob.update(state=queue, updated_at=now()).where(
