@@ -297,13 +297,13 @@ async def category_row(request: Request):
 
 
 async def _row(request: Request, category_id: int, edit: bool, *, status_code: int = 200,
-               form: CategoryForm | None = None, notice: dict | None = None):
+               form: CategoryForm | None = None, notice: str | None = None):
     data = await run_db(tree)
     row = data.row(category_id)
     if row is None:
         raise HTTPException(404)
     return render(request, PAGE, {"tree": data, "row": row, "editing": category_id if edit else None,
-                                  "edit_form": form, "notice": notice},
+                                  "edit_form": form, "row_notice": notice},
                   fragment=ROW, status_code=status_code)
 
 
@@ -353,7 +353,7 @@ async def update_category(request: Request):
             if moved:  # its place in the table changes: the whole table
                 return await _render(request, TABLE, notice={"text": message, "category": "success"},
                                      headers={"HX-Retarget": "#admin-category-table", "HX-Reswap": "outerHTML"})
-            return await _row(request, category_id, False, notice={"text": message, "category": "success"})
+            return await _row(request, category_id, False, notice=message)
     if not is_htmx(request):
         if await run_db(Category.get_or_none, Category.id == category_id) is None:
             raise HTTPException(404)

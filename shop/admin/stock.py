@@ -159,7 +159,7 @@ def low_stock_table(default_threshold: int) -> Table:
             Column("threshold", _l("Reorder level"), threshold, numeric=True),
             Column("receive", _l("Goods received")),
         ],
-        [Filter("level", _l("Show"), (("", _l("All low on stock")), ("out", _l("Sold out")),
+        [Filter("level", _l("Stock level"), (("", _l("All low on stock")), ("out", _l("Sold out")),
                                         ("low", _l("Low, not sold out"))))],
         default_sort="stock", tiebreak=Product.id,
     )
