@@ -269,16 +269,15 @@ def check(file: CsvFile, images: Images, progress: Progress | None = None, *, to
     if file.kind == "categories":
         planned, errors = _CategoryRows(file).plan(list(file.rows()))
         preview.add(planned, errors)
-    else:
-        rows = _ProductRows(file, images)
-        done = 0
-        for chunk in _chunks(file.rows(), CHUNK_ROWS):
-            planned, errors = rows.plan(chunk)
-            preview.add(planned, errors)
-            done += len(chunk)
-            progress("validate", done, max(total, done))
-    if file.kind == "categories":
         progress("validate", preview.rows, preview.rows)
+        return preview
+    rows = _ProductRows(file, images)
+    done = 0
+    for chunk in _chunks(file.rows(), CHUNK_ROWS):
+        planned, errors = rows.plan(chunk)
+        preview.add(planned, errors)
+        done += len(chunk)
+        progress("validate", done, max(total, done))
     return preview
 
 
