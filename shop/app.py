@@ -23,6 +23,7 @@ from shop import health, pricing, theme, worker
 from shop.accounts import routes as accounts
 from shop.accounts import service as account_service
 from shop.admin import images as admin_images
+from shop.admin import imports as admin_imports
 from shop.admin import routes as admin
 from shop.cart import routes as cart
 from shop.cart import session as cart_session
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(SecurityHeadersMiddleware),
         Middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES, larger=[
             (admin_images.UPLOAD_PATH, settings.image_max_bytes + admin_images.FORM_HEADROOM),
+            (admin_imports.UPLOAD_PATH, settings.import_max_bytes + admin_imports.FORM_HEADROOM),
         ]),
         Middleware(GZipMiddleware, minimum_size=1000),
         Middleware(
@@ -187,7 +189,8 @@ async def http_error(request: Request, exc: HTTPException):
 
 async def body_too_large(request: Request, exc: BodyTooLarge):
     """A picture too large for its upload form says so there; else as any 413."""
-    return await admin_images.upload_too_large(request, exc) or await http_error(request, exc)
+    return (await admin_images.upload_too_large(request, exc)
+            or await admin_imports.upload_too_large(request, exc) or await http_error(request, exc))
 
 
 async def csrf_failure(request: Request, exc: CsrfFailure):

@@ -309,6 +309,8 @@ async def _row(request: Request, category_id: int, edit: bool, *, status_code: i
 
 async def proposed_slug(request: Request):
     """The slug field of the new-category form, proposing a slug for the typed name."""
+    if not is_htmx(request):  # a piece of the categories page: without htmx, the page
+        return see_other(url_path(request, "admin:categories"))
     form = NewCategoryForm(request.query_params)
     return render(request, PAGE, {"create_form": form}, fragment=SLUG_FIELD)
 

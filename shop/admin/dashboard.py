@@ -1,4 +1,4 @@
-"""The back office's first page: the latest orders (Back office II makes it a dashboard)."""
+"""The back office's first page: the latest orders."""
 from __future__ import annotations
 
 from starlette.requests import Request

@@ -70,6 +70,7 @@ class Category(BaseModel):
 class Product(BaseModel):
     if TYPE_CHECKING:
         category_id: int
+        category_name: str | None  # where a query selects it (the back office's table)
 
     sku = CharField(unique=True)
     slug = CharField(unique=True)
