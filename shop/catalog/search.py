@@ -110,16 +110,36 @@ def index_products(products: Iterable[Product]) -> None:
 def matching(query, words: list[str]):
     """Restrict a Product query to the words; returns (query, rank ordering)."""
     if is_postgres():
-        tsquery = fn.to_tsquery("german", " & ".join(f"'{w}':*" for w in words))
+        tsquery = _tsquery(words)
         query = query.join(
             PgProductSearch, on=(PgProductSearch.product == Product.id)
         ).where(Expression(PgProductSearch.document, "@@", tsquery))
         return query, fn.ts_rank(PgProductSearch.document, tsquery).desc()
-    match = " ".join(f'"{w}"*' for w in words)
+    match = _fts_match(words)
     query = query.join(
         SqliteProductSearch, on=(SqliteProductSearch.rowid == Product.id)
     ).where(SqliteProductSearch.match(match))
     return query, SqliteProductSearch.bm25(10.0, 1.0).asc()
+
+
+def matching_ids(words: list[str]):
+    """A subquery of the ids of products that match the words (no ranking)."""
+    if is_postgres():
+        tsquery = _tsquery(words)
+        return PgProductSearch.select(PgProductSearch.product).where(
+            Expression(PgProductSearch.document, "@@", tsquery))
+    return SqliteProductSearch.select(SqliteProductSearch.rowid).where(
+        SqliteProductSearch.match(_fts_match(words)))
+
+
+def _tsquery(words: list[str]):
+    """PostgreSQL: every word, as a prefix."""
+    return fn.to_tsquery("german", " & ".join(f"'{w}':*" for w in words))
+
+
+def _fts_match(words: list[str]) -> str:
+    """SQLite FTS5: every word, as a prefix."""
+    return " ".join(f'"{w}"*' for w in words)
 
 
 def _chunks(items: list, size: int):
