@@ -1,12 +1,18 @@
-"""axe-core finds no violations on the catalogue pages: desktop and 360 px phone, light and dark."""
+"""axe-core finds no violations on the catalogue pages and the back office's catalogue
+pages (signed in as an admin): desktop and 360 px phone, light and dark."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
-from e2e.conftest import fill_address
+from e2e.conftest import client_address, fill_address
+from e2e.test_admin_catalogue_journeys import apply_import, catalogue_pages, import_preview
+from e2e.test_admin_journeys import PASSWORD, sign_in
 
 PAGES = ["/", "/products", "/products?q=m%C3%BCsli&in_stock=1", "/products?min_price=abc",
          "/products/bio-muesli-beere", "/shipping", "/gibt-es-nicht", "/cart", "/impressum", "/terms",
@@ -65,3 +71,37 @@ def test_cart_and_checkout_have_no_accessibility_violations(browser, base_url, a
     context.close()
     problems = {step: report for step, report in problems.items() if report}
     assert not problems, "\n\n".join(f"{step}:\n{report}" for step, report in problems.items())
+
+
+@pytest.fixture(scope="module")
+def back_office(browser, base_url, shop_env):
+    """An admin's session, and the back office's catalogue pages with an import waiting
+    to be applied (applied when the module is done)."""
+    email = "barrierefrei@example.org"
+    subprocess.run([sys.executable, "-m", "shop", "create-admin", email],
+                   env=dict(shop_env, ADMIN_PASSWORD=PASSWORD), check=True, capture_output=True)
+    context = browser.new_context(base_url=base_url, locale="de-DE",
+                                  extra_http_headers={"X-Forwarded-For": client_address()})
+    page = context.new_page()
+    sign_in(page, email)
+    preview = import_preview(page, "E2E-A11Y")
+    yield {"cookies": context.cookies(), "pages": catalogue_pages(page, preview)}
+    apply_import(page, preview)
+    context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [1280, 360])
+def test_back_office_has_no_accessibility_violations(browser, base_url, axe, back_office, scheme, width):
+    context = browser.new_context(base_url=base_url, color_scheme=scheme, locale="de-DE",
+                                  viewport={"width": width, "height": 800})
+    context.add_cookies(back_office["cookies"])
+    page = context.new_page()
+    problems = {}
+    for path, what, shows in back_office["pages"]:
+        page.goto(path)
+        expect(page.locator(shows).first, f"{what}: no {shows}").to_be_visible()
+        if report := violations(axe, page):
+            problems[f"{what} ({path})"] = report
+    context.close()
+    assert not problems, "\n\n".join(f"{where}:\n{report}" for where, report in problems.items())

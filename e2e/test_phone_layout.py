@@ -1,7 +1,8 @@
 """Every page a shopper or an admin can reach fits a 360 px phone: nothing scrolls
 sideways, and every link and button is a target of at least 24 × 24 CSS px or has room
 around it (WCAG 2.2, 2.5.8 Target Size (Minimum)). Logged out, as a customer with an
-order and as an admin; with JavaScript on and off."""
+order and as an admin (the overview and the catalogue's pages: products, stock,
+categories, imports); with JavaScript on and off."""
 from __future__ import annotations
 
 import re
@@ -14,6 +15,7 @@ from playwright.sync_api import expect
 
 from e2e.conftest import client_address, fill_address, watched_page
 from e2e.test_account_journeys import PASSWORD, register, sign_in
+from e2e.test_admin_catalogue_journeys import apply_import, catalogue_pages, import_preview
 from e2e.test_checkout_journeys import add_to_cart
 
 PHONE = {"width": 360, "height": 740}
@@ -263,14 +265,32 @@ def test_account_pages_fit_a_phone(phone, javascript, customer):
     phone.assert_fits()
 
 
-def test_back_office_fits_a_phone(phone, javascript, shop_env):
-    page, address = phone.page, long_address("admin")
+def sign_in_as_new_admin(page, shop_env, address: str) -> None:
     subprocess.run([sys.executable, "-m", "shop", "create-admin", address],
                    env=dict(shop_env, ADMIN_PASSWORD=PASSWORD), check=True, capture_output=True)
     sign_in(page, address)
+
+
+def test_back_office_fits_a_phone(phone, javascript, shop_env):
+    page, address = phone.page, long_address("admin")
+    sign_in_as_new_admin(page, shop_env, address)
     expect(page.get_by_role("heading", level=1)).to_have_text("Mein Konto")
     buy(phone, javascript, address)  # so the back office lists at least one order
     phone.visit("/admin/", "back office")
     expect(page.get_by_role("heading", level=1)).to_have_text("Verwaltung")
     expect(page.get_by_role("cell", name=address).first).to_be_visible()
+    phone.assert_fits()
+
+
+def test_back_office_catalogue_fits_a_phone(phone, javascript, shop_env):
+    page = phone.page
+    sign_in_as_new_admin(page, shop_env, long_address("sortiment"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mein Konto")
+    preview = import_preview(page, "E2E-PHONE-JS" if javascript else "E2E-PHONE-NOJS")
+    try:
+        for path, what, shows in catalogue_pages(page, preview):
+            phone.visit(path, what)
+            expect(page.locator(shows).first, f"{what}: no {shows}").to_be_visible()
+    finally:
+        apply_import(page, preview)  # so its file does not wait in the import folder
     phone.assert_fits()
