@@ -167,7 +167,8 @@ def test_changes_are_shown_before_and_after_then_imported_with_an_audit_trail(ad
 
 def test_a_column_left_out_keeps_that_field_and_a_new_slug_redirects(admin, kitchen, make_product):
     pot = make_product("Teekanne", sku="T-1", slug="teekanne", category=kitchen, price_cents=2490, stock=7,
-                       featured=True)
+                       featured=True, ean="4006381333931", low_stock_threshold=4,
+                       description="Aus Borosilikatglas.")
     header = ("sku", "slug", "name", "category", "price")
     location, page = uploaded(admin, csv_bytes(
         [{"sku": "T-1", "slug": "teekanne-glas", "name": "Teekanne", "category": "kueche", "price": "19.90"}],
@@ -176,12 +177,16 @@ def test_a_column_left_out_keeps_that_field_and_a_new_slug_redirects(admin, kitc
     apply(admin, location)
     pot = Product.get_by_id(pot.id)
     assert (pot.price_cents, pot.stock, pot.featured, pot.slug) == (1990, 7, True, "teekanne-glas")
+    assert (pot.ean, pot.low_stock_threshold) == ("4006381333931", 4)
     assert SlugRedirect.get(SlugRedirect.old_slug == "teekanne").product_id == pot.id
     # An empty slug keeps the product's address, though the name changes.
     location, _page = uploaded(admin, csv_bytes(
         [{"sku": "T-1", "slug": "", "name": "Glaskanne", "category": "kueche", "price": "19.90"}], header=header))
     apply(admin, location)
     assert Product.get_by_id(pot.id).slug == "teekanne-glas"
+    # Found by its new name, and still by the description the file left out.
+    for word in ("glaskanne", "borosilikat"):
+        assert "Glaskanne" in admin.client.get(f"/products?q={word}").text
 
 
 def test_applying_twice_imports_once(admin, kitchen):
@@ -386,6 +391,16 @@ def test_recent_imports_are_listed_newest_first_in_pages(admin):
 # -- export -----------------------------------------------------------------------------------
 
 def test_exported_products_and_categories_import_back_unchanged(admin, demo, settings):
+    Product.update(ean="4006381333931", low_stock_threshold=12).where(Product.sku == "KH-1001").execute()
+    Product.update(ean="96385074", low_stock_threshold=0).where(Product.sku == "KH-1002").execute()
+    kitchen = Category.get(Category.slug == "kueche-haushalt")
+    for sku, name, description in (
+            ("F-1", '=HYPERLINK("https://example.org/gewinn";"Gratis!")', "@Angebot: +1 Becher\n-20 % bis Sonntag"),
+            ("F-2", "-20 % Rabatt", "'=nur ein Zitat"),
+    ):
+        Product.create(sku=sku, slug=sku.lower(), name=name, description=description, category=kitchen,
+                       price_cents=990, stock=3)
+    Category.create(slug="aktion", name="+ Aktion", description="=1+1", position=99)
     count = Product.select().count()
     response = admin.client.get("/admin/products/export")
     assert response.status_code == 200
@@ -395,6 +410,16 @@ def test_exported_products_and_categories_import_back_unchanged(admin, demo, set
     assert response.content.startswith(b"\xef\xbb\xbf" + ";".join(PRODUCT_HEADER).encode() + b"\r\n")
     assert ";49,90;19;" in response.text and "products/KH-1001.svg" in response.text
     assert response.text.count("\r\n") >= count + 1
+    rows = {row[0]: dict(zip(PRODUCT_HEADER, row)) for row in
+            csv.reader(io.StringIO(response.text.removeprefix("\ufeff")), delimiter=";")}
+    assert (rows["KH-1001"]["ean"], rows["KH-1001"]["low_stock_threshold"]) == ("4006381333931", "12")
+    assert (rows["KH-1002"]["ean"], rows["KH-1002"]["low_stock_threshold"]) == ("96385074", "0")
+    assert (rows["KH-1003"]["ean"], rows["KH-1003"]["low_stock_threshold"]) == ("", "")
+    # A cell a spreadsheet would run as a formula comes after an apostrophe; prices do not.
+    assert rows["F-1"]["name"] == """'=HYPERLINK("https://example.org/gewinn";"Gratis!")"""
+    assert rows["F-1"]["description"] == "'@Angebot: +1 Becher\n-20 % bis Sonntag"
+    assert (rows["F-2"]["name"], rows["F-2"]["description"]) == ("'-20 % Rabatt", "''=nur ein Zitat")
+    assert rows["F-2"]["price"] == "9,90"
 
     location, page = uploaded(admin, response.content, "export.csv")
     text = text_of(page)
@@ -409,8 +434,22 @@ def test_exported_products_and_categories_import_back_unchanged(admin, demo, set
     categories = admin.client.get("/admin/categories/export")
     assert 'filename="categories-' in categories.headers["content-disposition"]
     assert categories.text.startswith("\ufeffslug;name;parent;position;description;active\r\n")
+    assert "aktion;'+ Aktion;;99;'=1+1;1\r\n" in categories.text
     _location, page = uploaded(admin, categories.content, "kategorien.csv")
     assert f"0 neu 0 geändert {Category.select().count()} unverändert" in text_of(page)
+
+
+def test_an_uploaded_cell_loses_the_apostrophe_the_export_put_before_a_formula(admin, kitchen):
+    location, page = uploaded(admin, csv_bytes([
+        product_row(sku="F-1", name="'=HYPERLINK(\"https://example.org\";\"Gratis\")", description="'@Angebot"),
+        product_row(sku="F-2", name="'-20 % Rabatt", description="'Zitat"),
+    ], sep=";"))
+    text = text_of(page)
+    assert "2 neu" in text and "-20 % Rabatt" in text and "'-20" not in text
+    apply(admin, location)
+    stored = {p.sku: (p.name, p.description) for p in Product.select()}
+    assert stored == {"F-1": ('=HYPERLINK("https://example.org";"Gratis")', "@Angebot"),
+                      "F-2": ("-20 % Rabatt", "'Zitat")}
 
 
 def test_the_export_pages_through_the_products_by_id(admin, kitchen, make_product, monkeypatch):

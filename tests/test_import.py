@@ -191,3 +191,59 @@ def test_a_category_name_with_a_control_character_is_refused(tmp_path, settings,
     with pytest.raises(ImportFailed) as failure:
         import_csv(file, settings.media_dir)
     assert "Zeile 2:" in failure.value.errors[0]
+
+
+def test_ean_and_reorder_level_are_imported_checked_and_kept_when_left_out(tmp_path, settings, kitchen):
+    header = [*HEADER, "ean", "low_stock_threshold"]
+    file = write_csv(tmp_path / "p.csv", [
+        product_row(ean="4006381333931", low_stock_threshold="3"),
+        product_row(sku="T-2", name="Teesieb", ean="", low_stock_threshold=""),
+    ], header=header)
+    import_csv(file, settings.media_dir)
+    pot, strainer = Product.get(Product.sku == "T-1"), Product.get(Product.sku == "T-2")
+    assert (pot.ean, pot.low_stock_threshold) == ("4006381333931", 3)
+    assert (strainer.ean, strainer.low_stock_threshold) == ("", None)  # none, and the shop's default
+
+    bad = write_csv(tmp_path / "bad.csv", [
+        product_row(ean="4006381333932"),
+        product_row(sku="T-2", name="Teesieb", low_stock_threshold="-5"),
+        product_row(sku="T-3", name="Tasse", low_stock_threshold="1000001"),
+    ], header=header)
+    with pytest.raises(ImportFailed) as failure:
+        import_csv(bad, settings.media_dir)
+    assert failure.value.errors == [
+        "Zeile 2: EAN muss 8 oder 13 Ziffern mit der richtigen Prüfziffer haben",
+        "Zeile 3: Meldebestand (low_stock_threshold) muss eine ganze Zahl von 0 bis 1.000.000 sein, "
+        "oder leer für den Standard des Shops",
+        "Zeile 4: Meldebestand (low_stock_threshold) muss eine ganze Zahl von 0 bis 1.000.000 sein, "
+        "oder leer für den Standard des Shops",
+    ]
+
+    # Without the columns, a product keeps its EAN and reorder level.
+    result = import_csv(write_csv(tmp_path / "p.csv", [product_row(price="19.90")]), settings.media_dir)
+    assert result.updated == 1
+    pot = Product.get(Product.sku == "T-1")
+    assert (pot.price_cents, pot.ean, pot.low_stock_threshold) == (1990, "4006381333931", 3)
+    # An empty cell: no EAN, the shop's default.
+    import_csv(write_csv(tmp_path / "p.csv", [product_row(price="19.90", ean="", low_stock_threshold="")],
+                         header=header), settings.media_dir)
+    pot = Product.get(Product.sku == "T-1")
+    assert (pot.ean, pot.low_stock_threshold) == ("", None)
+
+
+def test_the_apostrophe_before_a_formula_is_taken_off_once(tmp_path, settings, kitchen):
+    """What the export writes before a cell a spreadsheet would run as a formula."""
+    file = write_csv(tmp_path / "p.csv", [
+        product_row(sku="F-1", name="'=HYPERLINK(\"https://example.org\";\"Gratis\")"),
+        product_row(sku="F-2", name="'-20 % Rabatt", description="'+49 30 123456\nAnrufen!"),
+        product_row(sku="F-3", name="''@Ecke"),
+        product_row(sku="F-4", name="'Apostroph am Anfang", description="-10 % ohne Apostroph"),
+    ])
+    import_csv(file, settings.media_dir)
+    stored = {p.sku: (p.name, p.description) for p in Product.select()}
+    assert stored == {
+        "F-1": ("=HYPERLINK(\"https://example.org\";\"Gratis\")", ""),
+        "F-2": ("-20 % Rabatt", "+49 30 123456\nAnrufen!"),
+        "F-3": ("'@Ecke", ""),
+        "F-4": ("'Apostroph am Anfang", "-10 % ohne Apostroph"),
+    }

@@ -22,6 +22,9 @@ VAT_RULE = "MwSt.-Satz muss 19 oder 7 sein"
 STOCK_RULE = "Bestand muss eine ganze Zahl ab 0 sein"
 QUANTITY_RULE = "Inhaltsmenge muss eine positive Zahl sein"
 UNIT_RULE = "Inhaltseinheit muss eine von g, kg, ml, l, m sein"
+EAN_RULE = "EAN muss 8 oder 13 Ziffern mit der richtigen Prüfziffer haben"
+THRESHOLD_RULE = ("Meldebestand (low_stock_threshold) muss eine ganze Zahl von 0 bis 1.000.000 sein, "
+                  "oder leer für den Standard des Shops")
 
 
 @pytest.fixture
@@ -40,21 +43,24 @@ def validate(tmp_path):
 def test_a_complete_row_has_no_problems(validate):
     values, problems = validate(description="Hitzebeständig.\nSpülmaschinenfest.", vat_rate="7",
                                 stock="12", active="1", featured="0", content_quantity="1,2",
-                                content_unit="l", manufacturer="Glaswerk GmbH", product_identifier="4009126001379")
+                                content_unit="l", manufacturer="Glaswerk GmbH", product_identifier="4009126001379",
+                                ean="4006381333931", low_stock_threshold="8")
     assert problems == []
     assert values["sku"] == "T-1" and values["name"] == "Teekanne Glas" and values["slug"] == "teekanne-glas"
     assert (values["category"], values["price_cents"], values["vat_rate"], values["stock"]) == (1, 2490, 7, 12)
     assert (values["active"], values["featured"]) == (True, False)
     assert (values["content_quantity"], values["content_unit"]) == (Decimal("1.2"), "l")
+    assert (values["ean"], values["low_stock_threshold"]) == ("4006381333931", 8)
     assert values["images"] == []
 
 
 def test_empty_optional_columns_take_their_defaults(validate):
     values, problems = validate(vat_rate="", stock="", active="", featured="", content_quantity="",
-                                content_unit="", image="")
+                                content_unit="", image="", ean="", low_stock_threshold="")
     assert problems == []
     assert (values["vat_rate"], values["stock"], values["active"], values["featured"]) == (19, 0, True, False)
     assert (values["content_quantity"], values["content_unit"]) == (None, None)
+    assert (values["ean"], values["low_stock_threshold"]) == ("", None)  # none, and the shop's default
 
 
 @pytest.mark.parametrize("sku", ["A", "T-1", "kh_1001.b", "9", "A" * 64])
@@ -188,6 +194,37 @@ def test_content_units_other_than_g_kg_ml_l_m_are_refused(validate, unit):
 def test_a_product_identifier_has_at_most_64_characters(validate):
     assert validate(product_identifier="4" * 64)[1] == []
     assert validate(product_identifier="4" * 65)[1] == ["Produktkennung ist zu lang"]
+
+
+@pytest.mark.parametrize("ean, stored", [
+    ("4006381333931", "4006381333931"), ("4 006381 333931", "4006381333931"), ("96385074", "96385074"),
+    ("0012345678905", "0012345678905"),
+])
+def test_eans_of_8_or_13_digits_with_their_check_digit_are_taken(validate, ean, stored):
+    values, problems = validate(ean=ean)
+    assert problems == []
+    assert values["ean"] == stored
+
+
+@pytest.mark.parametrize("ean", [
+    "4006381333932",  # a wrong check digit
+    "400638133393",  # twelve digits (a leading zero lost in a spreadsheet)
+    "4,00638E+12", "40063813339310", "9638507", "EAN4006381", "４００６３８１３３３９３１", "-4006381333931",
+])
+def test_other_eans_are_refused(validate, ean):
+    assert validate(ean=ean)[1] == [EAN_RULE]
+
+
+@pytest.mark.parametrize("threshold, stored", [("0", 0), ("5", 5), ("1000000", 1_000_000), ("", None)])
+def test_a_reorder_level_from_0_to_a_million_or_none_is_taken(validate, threshold, stored):
+    values, problems = validate(low_stock_threshold=threshold)
+    assert problems == []
+    assert values["low_stock_threshold"] == stored
+
+
+@pytest.mark.parametrize("threshold", ["-1", "1000001", "2,5", "1.000", "zehn", "+3", "３"])
+def test_other_reorder_levels_are_refused(validate, threshold):
+    assert validate(low_stock_threshold=threshold)[1] == [THRESHOLD_RULE]
 
 
 def test_images_beside_the_csv_are_taken_in_order(validate, tmp_path):

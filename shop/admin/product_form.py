@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from shop.audit.service import Actor, changes, record
 from shop.catalog import stock
+from shop.catalog.gtin import valid_gtin
 from shop.catalog.images import remove, renditions
 from shop.catalog.importer import MAX_PRICE_CENTS, slugify
 from shop.catalog.models import (
@@ -68,17 +69,6 @@ def _lines(value):
 
 def long_text(label, max_length: int):
     return TextAreaField(label, validators=[Optional(), Length(max=max_length), multiline], filters=[_lines])
-
-
-def gtin_check_digit(digits: str) -> int:
-    """The check digit of a GTIN's other digits (weights 3, 1, 3, … from the right)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return (10 - total % 10) % 10
-
-
-def valid_gtin(code: str) -> bool:
-    return (code.isascii() and code.isdigit() and len(code) in (8, 13)
-            and gtin_check_digit(code[:-1]) == int(code[-1]))
 
 
 class PriceField(EuroField):

@@ -16,7 +16,8 @@ to find those that appear twice.
 Image names are relative to the CSV file and copied into the media folder (`shop
 import-csv`), or name files already in the media folder (an upload in the back office,
 as the export writes them). The export writes the same columns, so exporting and
-importing the result changes nothing.
+importing the result changes nothing; a cell that a spreadsheet would run as a formula
+is written after an apostrophe, which the import takes off again.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from shop.db import db, is_sqlite, locked, now, write
 from shop.forms import decimal_number, euro_cents, whole_number
 from shop.i18n import _
 
+from .gtin import valid_gtin
 from .models import (
     CONTENT_UNITS, SLUG, STOCKTAKING, VAT_RATES, Category, PriceChange, Product, ProductImage, SlugRedirect,
     StockMovement,
@@ -49,7 +51,7 @@ from .search import index_products
 PRODUCT_HEADER = (
     "sku", "slug", "name", "description", "category", "price", "vat_rate", "stock", "active",
     "content_quantity", "content_unit", "manufacturer", "responsible_person",
-    "product_identifier", "warnings", "image", "featured",
+    "product_identifier", "warnings", "image", "featured", "ean", "low_stock_threshold",
 )
 CATEGORY_HEADER = ("slug", "name", "parent", "position", "description", "active")
 PRODUCT_COLUMNS = set(PRODUCT_HEADER)
@@ -62,9 +64,16 @@ _CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]
 IMAGE_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".webp"}
 MAX_PRICE_CENTS = 100_000_000
 MAX_STOCK = 10_000_000
+MAX_LOW_STOCK_THRESHOLD = 1_000_000
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TRUE = {"1", "true", "yes", "ja", "x"}
 _FALSE = {"0", "false", "no", "nein", ""}
+# A cell that a spreadsheet would take for a formula (OWASP, "CSV injection"): the export
+# writes it after an apostrophe, which the import takes off again. After further
+# apostrophes too, so that a text beginning with "'=" comes back as it was.
+_FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
+_GUARDED = re.compile(r"'+[=+\-@\t\r]")
+_RISKY_FIRST = frozenset("'=+-@\t\r")
 
 CHUNK_ROWS = 1000
 SAMPLE_ROWS = 20  # the first rows of each kind that a preview shows
@@ -169,7 +178,7 @@ class CsvFile:
                         continue
                     done += 1
                     if done > skip:
-                        yield line, {k: v.strip() for k, v in zip(self.header, fields) if k}
+                        yield line, {k: _unguarded(v.strip()) for k, v in zip(self.header, fields) if k}
         except UnicodeDecodeError:
             raise ImportFailed([_("The file is not UTF-8 encoded text.")]) from None
         except csv.Error as error:
@@ -427,7 +436,8 @@ _STORED_FIELDS = (
     Product.id, Product.sku, Product.slug, Product.name, Product.description, Product.category,
     Product.price_cents, Product.vat_rate, Product.stock, Product.active, Product.featured, Product.image,
     Product.image_widths, Product.content_quantity, Product.content_unit, Product.manufacturer,
-    Product.responsible_person, Product.product_identifier, Product.warnings,
+    Product.responsible_person, Product.product_identifier, Product.warnings, Product.ean,
+    Product.low_stock_threshold,
 )
 # Columns and the product fields they set (the image column: the gallery, see write).
 _PRODUCT_FIELDS = {
@@ -435,7 +445,7 @@ _PRODUCT_FIELDS = {
     "price": "price_cents", "vat_rate": "vat_rate", "active": "active", "featured": "featured",
     "content_quantity": "content_quantity", "content_unit": "content_unit", "manufacturer": "manufacturer",
     "responsible_person": "responsible_person", "product_identifier": "product_identifier",
-    "warnings": "warnings",
+    "warnings": "warnings", "ean": "ean", "low_stock_threshold": "low_stock_threshold",
 }
 
 
@@ -626,12 +636,18 @@ def _product_fields(values: Mapping[str, Any]) -> dict[str, Any]:
     return {name: values[name] for name in (
         "sku", "slug", "name", "description", "category", "price_cents", "vat_rate", "stock", "active",
         "featured", "content_quantity", "content_unit", "manufacturer", "responsible_person",
-        "product_identifier", "warnings")}
+        "product_identifier", "warnings", "ean", "low_stock_threshold")}
 
 
 def _as_product(product_id: int, row: Planned) -> Product:
-    """The product as the search index reads it (the stored row with the file's changes)."""
-    values = {**(row.stored or {}), **{k: row.values[k] for k in _product_fields(row.values)}}
+    """The product as the search index reads it: a new one as the file has it, a stored
+    one with the file's changes (a column left out of the file is no change)."""
+    fields = _product_fields(row.values)
+    if row.stored is None:
+        values = fields
+    else:
+        values = {**row.stored, **{_PRODUCT_FIELDS[k]: fields[_PRODUCT_FIELDS[k]]
+                                   for k in row.changes if k in _PRODUCT_FIELDS}}
     return Product(id=product_id, category=values["category"], name=values["name"],
                    description=values["description"], sku=values["sku"],
                    product_identifier=values["product_identifier"], manufacturer=values["manufacturer"])
@@ -710,6 +726,18 @@ def _validate_product(row: dict, categories: Mapping[str, int], csv_dir: Path,
     if len(identifier) > 64:
         problems.append(_("product identifier is too long"))
     values["product_identifier"] = identifier
+
+    ean = row.get("ean", "").replace(" ", "")
+    if ean and not valid_gtin(ean):
+        problems.append(_("EAN must have 8 or 13 digits with the right check digit"))
+    values["ean"] = ean
+
+    threshold_text = row.get("low_stock_threshold", "")
+    threshold = _int(threshold_text, 0, MAX_LOW_STOCK_THRESHOLD) if threshold_text else None
+    if threshold_text and threshold is None:
+        problems.append(_("reorder level (low_stock_threshold) must be a whole number from 0 to 1,000,000, "
+                          "or empty for the shop's default"))
+    values["low_stock_threshold"] = threshold
 
     images = _image_names(row)
     for image in images:
@@ -841,7 +869,8 @@ def _product_text(values: Mapping[str, Any], category: str, gallery: list[str],
         "responsible_person": (values["responsible_person"] or "").strip(),
         "product_identifier": (values["product_identifier"] or "").strip(),
         "warnings": (values["warnings"] or "").strip(), "image": "|".join(gallery),
-        "featured": "1" if values["featured"] else "0",
+        "featured": "1" if values["featured"] else "0", "ean": values["ean"] or "",
+        "low_stock_threshold": "" if values["low_stock_threshold"] is None else str(values["low_stock_threshold"]),
     }
 
 
@@ -859,8 +888,19 @@ def _decimal_text(value: Decimal | None, decimal_comma: bool) -> str:
 def _csv_text(rows: Iterable[Iterable[str]], delimiter: str) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerows(rows)
+    writer.writerows([_guarded(cell) for cell in row] for row in rows)
     return buffer.getvalue()
+
+
+def _guarded(cell: str) -> str:
+    """A cell as exported: one that a spreadsheet would run as a formula (it begins with
+    =, +, -, @, a tab or a carriage return, after any apostrophes) behind an apostrophe."""
+    return "'" + cell if cell[:1] in _RISKY_FIRST and _FORMULA_START.match(cell) else cell
+
+
+def _unguarded(cell: str) -> str:
+    """A cell as imported: the apostrophe that the export put before it taken off."""
+    return cell[1:] if cell[:1] == "'" and _GUARDED.match(cell) else cell
 
 
 def export_header(kind: str, delimiter: str) -> str:

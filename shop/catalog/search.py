@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Iterable
 
 from peewee import Expression, ForeignKeyField, TextField, fn
@@ -35,12 +36,17 @@ def fold(text: str) -> str:
 def searchable(text: str) -> str:
     """Text as indexed: folded, and each umlaut word once more without its dots,
     so "Müsli" is found as "müsli", "muesli" and "musli"."""
-    words = []
-    for word in _WORD.findall(text.lower()):
-        words.append(fold(word))
-        if any(c in word for c in "äöü"):
-            words.append(_strip_diacritics(word.replace("ß", "ss")))
-    return " ".join(words)
+    return " ".join(map(_indexed_word, _WORD.findall(text.lower())))
+
+
+@lru_cache(maxsize=8192)
+def _indexed_word(word: str) -> str:
+    """One lowercase word as indexed. Kept for the words seen last: a catalogue repeats
+    most of its words, and folding them took much of an import's time."""
+    folded = fold(word)
+    if any(c in word for c in "äöü"):
+        return f"{folded} {_strip_diacritics(word.replace('ß', 'ss'))}"
+    return folded
 
 
 def terms(query: str) -> list[str]:
