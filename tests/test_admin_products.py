@@ -81,7 +81,7 @@ def test_pages_and_page_size_are_in_the_url(admin, make_product):
 def test_the_search_answers_htmx_with_the_table_only(admin, catalogue):
     response = admin.client.get("/admin/products?q=tasse", headers=HTMX)
     assert response.status_code == 200
-    assert response.text.lstrip().startswith('<section id="products-table"')
+    assert response.text.lstrip().startswith('<div id="products-table"')
     assert rows(response.text) == ["T-1"] and "<html" not in response.text
 
 
