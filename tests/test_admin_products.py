@@ -43,7 +43,7 @@ def test_the_table_lists_filters_searches_and_sorts(admin, catalogue):
     assert page.status_code == 200
     assert set(rows(page.text)) == {"T-1", "K-1", "R-1", "G-1"}
     assert "4 Produkte" in page.text and "24,99\xa0€" in page.text
-    assert "ausverkauft" in page.text and "3 · niedrig" in page.text and "inaktiv" in page.text
+    assert "ausverkauft" in page.text and "3 · knapp" in page.text and "inaktiv" in page.text
 
     assert rows(admin.client.get("/admin/products?q=rosen").text) == ["R-1"]
     assert rows(admin.client.get("/admin/products?q=K-1").text) == ["K-1"]
@@ -166,16 +166,37 @@ def test_the_second_of_two_admins_is_refused_and_sees_what_changed(app, admin, c
     refused = admin.client.post(f"/admin/products/{tasse.id}/row", headers=HTMX,
                                 data={**mine, "name": "Meine Tasse"})
     assert refused.status_code == 409
-    assert "inzwischen geändert" in refused.text and "Preis: 8,99\xa0€ → 10,00\xa0€" in refused.text
-    assert 'value="10,00"' in refused.text  # the form now holds what is stored
+    # The message in a full-width row under the row, which keeps what was typed.
+    conflict = re.search(r'<tr id="product-\d+-conflict" class="row-conflict">\s*<td colspan="10">(.*?)</tr>',
+                         refused.text, re.S).group(1)
+    assert "inzwischen geändert" in conflict and "Preis: 8,99\xa0€ → 10,00\xa0€" in conflict
+    assert 'value="Meine Tasse"' in refused.text and 'name="price" form="row-1" type="text" value="8,99"' in refused.text
     product = fresh(tasse)
     assert (product.name, product.price_cents, product.version) == ("Tasse", 1000, 2)
+    # Saved again, the typed values replace theirs.
+    again = dict(re.findall(r'name="(version|original)" value="([^"]*)"', refused.text))
+    again["original"] = again["original"].replace("&#34;", '"')
+    saved = admin.client.post(f"/admin/products/{tasse.id}/row", headers=HTMX,
+                              data={**mine, **again, "name": "Meine Tasse"})
+    assert saved.status_code == 200 and "row-conflict" not in saved.text
+    assert (fresh(tasse).name, fresh(tasse).price_cents) == ("Meine Tasse", 899)
     # A sale meanwhile is a change too: the stock typed on the old count is refused.
     form = edit_form(admin, tasse)
     with_connection(lambda: stock.move(tasse.id, -1, stock.ORDER, "customer", order_number="2026-000001"))
     assert admin.client.post(f"/admin/products/{tasse.id}/row", headers=HTMX,
                              data={**form, "stock": "50"}).status_code == 409
     assert fresh(tasse).stock == 39
+
+
+def test_a_conflict_without_javascript_keeps_the_typed_values_on_the_page(app, admin, catalogue):
+    tasse = catalogue["tasse"]
+    other = sign_in_admin(app, "kollege@example.org")
+    mine, theirs = edit_form(admin, tasse, headers={}), edit_form(other, tasse)
+    other.client.post(f"/admin/products/{tasse.id}/row", headers=HTMX, data={**theirs, "stock": "12"})
+    refused = admin.client.post(f"/admin/products/{tasse.id}/row", data={**mine, "price": "7,77"})
+    assert refused.status_code == 409 and "<html" in refused.text
+    assert 'value="7,77"' in refused.text and "Lager: 40 → 12" in refused.text
+    assert 'class="row-conflict"' in refused.text and fresh(tasse).price_cents == 899
 
 
 def test_writes_need_the_csrf_token_and_an_admin(app, admin, client, catalogue):
@@ -197,13 +218,23 @@ def bulk(admin, **data):
     return admin.client.post("/admin/products/bulk", data={"csrf_token": csrf, **data})
 
 
-def apply(admin, confirmation):
-    """Press the confirmation page's button."""
+def confirmation_fields(confirmation) -> dict[str, list[str]]:
     form = confirmation.text[confirmation.text.index('action="/admin/products/bulk/apply"'):]
     fields: dict[str, list[str]] = {}
     for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form):
         fields.setdefault(name, []).append(value)
-    return admin.client.post("/admin/products/bulk/apply", data=fields)
+    return fields
+
+
+def apply(admin, confirmation):
+    """Press the confirmation page's button."""
+    return admin.client.post("/admin/products/bulk/apply", data=confirmation_fields(confirmation))
+
+
+def notice(admin, response) -> str:
+    """The page a refused or done bulk change leads to."""
+    assert response.status_code == 303
+    return admin.client.get(response.headers["location"]).text
 
 
 def test_bulk_changes_show_a_preview_then_change_all_at_once(admin, catalogue):
@@ -215,9 +246,11 @@ def test_bulk_changes_show_a_preview_then_change_all_at_once(admin, catalogue):
     assert "8,99\xa0€" in confirmation.text and "9,89\xa0€" in confirmation.text
     assert fresh(catalogue["tasse"]).price_cents == 899  # nothing yet
     done = apply(admin, confirmation)
-    assert done.status_code == 303
-    assert "2 Produkte geändert" in admin.client.get(done.headers["location"]).text
+    assert "2 Produkte geändert" in notice(admin, done)
     assert fresh(catalogue["tasse"]).price_cents == 989 and fresh(catalogue["kanne"]).price_cents == 2749
+    one = bulk(admin, scope="ticked", action="deactivate", ids=[catalogue["tasse"].id])
+    assert "Diese Änderung betrifft 1 Produkt." in one.text
+    assert "1 Produkt geändert." in notice(admin, apply(admin, one))
 
     everything_in_garden = bulk(admin, scope="all", category=str(catalogue["garden"].id),
                                 action="move", to_category=str(kitchen.id))
@@ -230,27 +263,80 @@ def test_bulk_changes_show_a_preview_then_change_all_at_once(admin, catalogue):
 
 def test_bulk_input_is_checked_before_anything_changes(admin, catalogue):
     tasse = catalogue["tasse"]
-    for data, message in [
-        ({"action": "price_amount", "value": "-100,00", "ids": [tasse.id]}, "Preise müssen zwischen"),
-        ({"action": "price_percent", "value": "-100", "ids": [tasse.id]}, "Prozentsatz"),
-        ({"action": "price_percent", "value": "abc", "ids": [tasse.id]}, "Prozentsatz"),
-        ({"action": "set_stock", "value": "-5", "ids": [tasse.id]}, "ganze Zahl"),
-        ({"action": "move", "to_category": "999999", "ids": [tasse.id]}, "Kategorie"),
-        ({"action": "delete_everything", "ids": [tasse.id]}, "Bitte wählen Sie"),
-        ({"action": "activate"}, "Bitte haken Sie"),
+    for data, field, message in [
+        ({"action": "price_amount", "value": "-100,00", "ids": [tasse.id]}, "value",
+         "würde T-1 -91,01\xa0€ kosten; ein Preis muss zwischen 0 € und 1.000.000 € liegen"),
+        ({"action": "price_percent", "value": "-100", "ids": [tasse.id]}, "value",
+         "nur um weniger als 100 % senken: Mit -100 % wäre das Produkt kostenlos"),
+        ({"action": "price_percent", "value": "abc", "ids": [tasse.id]}, "value", "um wie viel Prozent"),
+        ({"action": "set_stock", "value": "-5", "ids": [tasse.id]}, "value", "ganze Zahl von 0 bis"),
+        ({"action": "move", "to_category": "999999", "ids": [tasse.id]}, "to_category", "Kategorie"),
+        ({"action": "delete_everything", "ids": [tasse.id]}, "action", "Bitte wählen Sie"),
+        ({"action": "activate"}, "scope", "Bitte haken Sie"),
     ]:
         response = bulk(admin, scope="ticked", **data)
-        assert response.status_code == 303, data
-        assert message in admin.client.get(response.headers["location"]).text, data
+        assert response.status_code == 422, data
+        # The form stays open, the reason next to its field.
+        assert '<details class="bulk" open>' in response.text, data
+        error = re.search(rf'<p class="field-error" id="bulk-{field}-error">([^<]*)</p>', response.text)
+        assert error and message in error.group(1).replace("&#43;", "+"), data
+        assert f'aria-describedby="bulk-{field}-error"' in response.text, data
     assert fresh(tasse).price_cents == 899 and fresh(tasse).version == 1
+    assert with_connection(AuditEntry.select().count) == 0
+
+
+def test_a_refused_bulk_form_keeps_what_was_typed(admin, catalogue):
+    tasse, kanne = catalogue["tasse"], catalogue["kanne"]
+    response = bulk(admin, scope="ticked", action="price_percent", value="zehn", ids=[tasse.id, kanne.id])
+    assert response.status_code == 422
+    assert '<option value="price_percent" selected>' in response.text
+    assert 'name="value" type="text" inputmode="decimal" size="8" maxlength="20" placeholder="+10" value="zehn"' in response.text
+    ticked = re.findall(r'name="ids" value="(\d+)" form="bulk" checked', response.text)
+    assert sorted(ticked) == sorted([str(tasse.id), str(kanne.id)])
+    moved = bulk(admin, scope="all", action="move", to_category="")
+    assert '<input type="radio" name="scope" value="all" checked>' in moved.text
+    assert 'name="to_category" aria-invalid="true" aria-describedby="bulk-to_category-error" autofocus' in moved.text
+
+
+def test_bulk_with_filters_that_do_not_read_is_refused(admin, catalogue):
+    garden = catalogue["garden"]
+    for filters in ({"category": "999999"}, {"category": f"{garden.id} OR 1=1"}, {"active": "vielleicht"},
+                    {"stock": "none"}, {"q": "x" * 300}):
+        response = bulk(admin, scope="all", action="deactivate", **filters)
+        assert response.status_code == 400, filters
+        assert "Filter dieser Änderung sind ungültig" in response.text, filters
+    # A confirmation whose category went away meanwhile is refused as well.
+    confirmation = bulk(admin, scope="all", category=str(garden.id), action="deactivate")
+    fields = {**confirmation_fields(confirmation), "category": ["999999"]}
+    refused = admin.client.post("/admin/products/bulk/apply", data=fields)
+    assert "Filter dieser Änderung sind ungültig" in notice(admin, refused)
+    assert all(fresh(p).active for p in (catalogue["tasse"], catalogue["kanne"], catalogue["schere"]))
+    assert with_connection(AuditEntry.select().count) == 0
+
+
+def test_a_bulk_change_confirmed_twice_is_made_once(admin, catalogue):
+    tasse = catalogue["tasse"]
+    confirmation = bulk(admin, scope="ticked", action="price_percent", value="+10", ids=[tasse.id])
+    assert "1 Produkt geändert." in notice(admin, apply(admin, confirmation))
+    assert fresh(tasse).price_cents == 989
+    # A double click, or Back and the button again: the same one-time key.
+    again = notice(admin, apply(admin, confirmation))
+    assert "Diese Änderung wurde bereits ausgeführt" in again and "Produkt geändert" not in again
+    assert fresh(tasse).price_cents == 989 and fresh(tasse).version == 2
+    assert with_connection(AuditEntry.select().where(AuditEntry.action == "bulk_price_percent").count) == 1
+    # Without its key the confirmation is not taken.
+    fields = {k: v for k, v in confirmation_fields(confirmation).items() if k != "form_key"}
+    assert "Bitte prüfen Sie die Änderung noch einmal" in notice(
+        admin, admin.client.post("/admin/products/bulk/apply", data=fields))
+    assert fresh(tasse).price_cents == 989
 
 
 def test_a_selection_that_changed_before_applying_is_checked_again(admin, catalogue, make_product):
     confirmation = bulk(admin, scope="all", active="yes", action="deactivate")
     assert "Diese Änderung betrifft 3 Produkte" in confirmation.text
     make_product("Neu", sku="N-1")
-    refused = apply(admin, confirmation)
-    assert "inzwischen geändert (jetzt 4 Produkte)" in admin.client.get(refused.headers["location"]).text
+    refused = notice(admin, apply(admin, confirmation))
+    assert "inzwischen geändert (jetzt 4 Produkte). Es wurde nichts geändert" in refused
     assert fresh(catalogue["tasse"]).active
 
 

@@ -4,6 +4,7 @@ confirmation step."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from wtforms.validators import InputRequired, NumberRange, Optional, ValidationE
 from shop import i18n
 from shop.admin.actor import actor
 from shop.admin.table import PAGE_SIZES, Column, Filter, State, Table
+from shop.audit.models import AuditEntry
 from shop.audit.service import Actor, changes, record, record_many
 from shop.catalog import stock
 from shop.catalog.importer import MAX_PRICE_CENTS
@@ -28,10 +30,10 @@ from shop.catalog.queries import VersionedCache
 from shop.catalog.search import index_products, matching_ids, terms
 from shop.db import locked, now, run_db, write
 from shop.forms import EuroField, ShopForm, WholeNumberField, euro_cents, text, whole_number
-from shop.i18n import _, format_money
+from shop.i18n import _, format_money, format_number, ngettext
 from shop.i18n import lazy_gettext as _l
 from shop.pricing import round_cents
-from shop.web import flash, form_data, is_htmx, render, see_other, url_path
+from shop.web import flash, form_data, form_key, is_htmx, render, see_other, url_path
 
 SOLD_OUT, LOW, IN_STOCK = "out", "low", "in"
 # The fields a row edits, as the table shows them.
@@ -236,13 +238,16 @@ def row_labels() -> dict[str, str]:
 _rows = VersionedCache(size=4096)
 
 
-def _row_renderer(request: Request, back: str, labels: dict, low_default: int):
-    """`row_html(p)` for the table template: a plain row, rendered once per content."""
+def _row_renderer(request: Request, back: str, labels: dict, low_default: int, ticked=frozenset()):
+    """`row_html(p)` for the table template: a plain row, rendered once per content
+    (a row ticked for a refused bulk change, as it is)."""
     template = request.app.state.templates.get_template("fragments/admin/product_row.html")
     context = {"back": back, "labels": labels, "low_default": low_default, "editing": None}
     key = (i18n.get_locale(), back, low_default)
 
     def row_html(p: Product) -> Markup:
+        if p.id in ticked:
+            return Markup(template.render({**context, "p": p, "ticked": True}))
         shown = (p.id, p.version, p.sku, p.name, p.image, p.price_cents, p.stock, p.active,
                  p.updated_at, p.category_name, p.low_stock_threshold)
         return Markup(_rows.get(shown, key, lambda: template.render({**context, "p": p})))
@@ -250,15 +255,17 @@ def _row_renderer(request: Request, back: str, labels: dict, low_default: int):
     return row_html
 
 
-def _table_context(request: Request, data: TablePage, form=None, **extra) -> dict:
+def _table_context(request: Request, data: TablePage, form=None, bulk: dict | None = None, **extra) -> dict:
+    """What the table's page shows; `bulk`, a refused bulk form: what was typed and why."""
     back = _table_query(data.state.query(page=data.page.page))
     labels = row_labels()
     low_default = request.app.state.settings.low_stock_threshold
+    ticked = bulk["ticked"] if bulk else frozenset()
     return {
         "table": data.table, "state": data.state, "page": data.page, "headers": data.table.headers(data.state),
         "categories": data.categories, "editing": data.editing, "form": form, "page_sizes": PAGE_SIZES,
         "back": back, "low_default": low_default, "bulk_actions": BULK_ACTIONS, "labels": labels,
-        "row_html": _row_renderer(request, back, labels, low_default), **extra,
+        "bulk": bulk, "row_html": _row_renderer(request, back, labels, low_default, ticked), **extra,
     }
 
 
@@ -284,6 +291,12 @@ class RowForm(ShopForm):
                               "version": obj.version, "original": json.dumps(values)}
         super().__init__(formdata, **kwargs)
         self.category.choices = [(c.id, f"– {c.name}" if c.parent_id else c.name) for c in categories]
+
+    def based_on(self, product: Product) -> None:
+        """Keep the typed values, but based on the product as stored now: saving them
+        again replaces what someone else saved meanwhile."""
+        self.version.data, self.version.raw_data = product.version, None
+        self.original.data = json.dumps(_row_values(product))
 
     def validate_price(self, field):
         if field.cents is not None and field.cents > MAX_PRICE_CENTS:
@@ -392,7 +405,7 @@ def check_and_save_row(product_id: int, data, who: Actor) -> RowSaved:
             return RowSaved(product_row(product_id), form, categories, saved=True)
     product = product_row(product_id)
     if conflict and product:
-        form = RowForm(obj=product, categories=categories)  # start again from what is stored
+        form.based_on(product)
     return RowSaved(product, form, categories, conflict=conflict)
 
 
@@ -458,7 +471,11 @@ BULK_ACTIONS = {
 
 
 class BulkProblem(ValueError):
-    pass
+    """Why a bulk change is refused; `field` names the form's field it is about."""
+
+    def __init__(self, message: str, field: str = "scope", status: int = 422):
+        super().__init__(message)
+        self.field, self.status = field, status
 
 
 @dataclass
@@ -486,32 +503,42 @@ class BulkChange:
 def read_bulk(data, categories: list[Category]) -> BulkChange:
     action = data.get("action", "")
     if action not in BULK_ACTIONS:
-        raise BulkProblem(_("Please choose what to change."))
+        raise BulkProblem(_("Please choose what to change."), "action")
     value_text = (data.get("value") or "").strip().replace(" ", "")
     if action == MOVE:
         category = data.get("to_category", "")
         ids = {str(c.id): c.id for c in categories}
         if category not in ids:
-            raise BulkProblem(_("Please choose the category to move to."))
+            raise BulkProblem(_("Please choose the category to move the products to."), "to_category")
         return BulkChange(action, ids[category])
     if action in (PRICE_PERCENT, PRICE_AMOUNT):
         sign = -1 if value_text.startswith(("-", "−")) else 1
         number = value_text.lstrip("+-−").removesuffix("%").removesuffix("€")
         if action == PRICE_PERCENT:
-            cents = euro_cents(number, grouped_thousands=False)  # 12,5 % -> 1250
-            if cents is None or not 0 < cents <= 100_000 or (sign < 0 and cents >= 10_000):
-                raise BulkProblem(_("Please enter a percentage like +10 or -5,5 (less than -100 is not possible)."))
-            return BulkChange(action, sign * Decimal(cents) / 100)
+            return BulkChange(action, _percent(sign, euro_cents(number, grouped_thousands=False)))
         cents = euro_cents(number)
         if cents is None or cents == 0 or cents > MAX_PRICE_CENTS:
-            raise BulkProblem(_("Please enter an amount like +1,00 or -0,50."))
+            raise BulkProblem(_("Please enter the amount in euros to add to each price or take off it, "
+                                "e.g. +1,00 or -0,50."), "value")
         return BulkChange(action, sign * cents)
     if action == SET_STOCK:
         count = whole_number(value_text)
         if count is None or count > stock.MAX_STOCK:
-            raise BulkProblem(_("Please enter the new stock as a whole number."))
+            raise BulkProblem(_("Please enter the new stock as a whole number from 0 to %(max)s, e.g. 25.",
+                                max=format_number(stock.MAX_STOCK)), "value")
         return BulkChange(action, count)
     return BulkChange(action)
+
+
+def _percent(sign: int, hundredths: int | None) -> Decimal:
+    """The percentage typed (12,5 % as 1250 hundredths), within what a price can take."""
+    if not hundredths:
+        raise BulkProblem(_("Please enter by how many percent the prices change, e.g. +10 or -5,5."), "value")
+    if sign < 0 and hundredths >= 10_000:
+        raise BulkProblem(_("A price can be lowered by less than 100 % only: -100 % would make it free."), "value")
+    if hundredths > 100_000:
+        raise BulkProblem(_("Prices can be raised by at most 1000 % at once."), "value")
+    return sign * Decimal(hundredths) / 100
 
 
 @dataclass
@@ -524,8 +551,15 @@ class BulkPlan:
 
 
 def _selected(data, low_default: int, categories: list[Category]):
-    """The products a bulk form means: the ticked ids, or all that match its filters."""
-    query = matching_products(_table(categories).read(data), categories, low_default)
+    """The products a bulk form means: the ticked ids, or all that match its filters.
+    Filters that do not read (a category deleted meanwhile, a value made up) are
+    refused: left out, they would widen the change to more products."""
+    table = _table(categories)
+    if table.unreadable(data):
+        raise BulkProblem(_("The search or filters of this change are not valid (perhaps a category was "
+                            "deleted meanwhile). Nothing was changed; please choose the filters again."),
+                          status=400)
+    query = matching_products(table.read(data), categories, low_default)
     if data.get("scope") == "all":
         return query, None
     ids = sorted({int(i) for i in data.getlist("ids") if i.isascii() and i.isdigit() and len(i) <= 9})
@@ -540,9 +574,11 @@ def plan_bulk(data, low_default: int) -> BulkPlan:
     query, ids = _selected(data, low_default, categories)
     total = query.count()
     if total == 0:
-        raise BulkProblem(_("No product matches."))
+        raise BulkProblem(_("No product matches the search and filters."))
     if total > MAX_BULK:
-        raise BulkProblem(_("At most %(max)d products at once.", max=MAX_BULK))
+        raise BulkProblem(ngettext("At most %(count)s product can be changed at once.",
+                                   "At most %(count)s products can be changed at once.",
+                                   MAX_BULK, count=format_number(MAX_BULK)))
     rows = list(query.order_by(Product.id).limit(BULK_PREVIEW_ROWS))
     planned = [(p, change.apply(p)) for p in rows]
     _check(change, planned)
@@ -554,20 +590,35 @@ def _check(change: BulkChange, planned) -> None:
     for product, after in planned:
         price = after.get("price_cents")
         if price is not None and not 0 <= price <= MAX_PRICE_CENTS:
-            raise BulkProblem(_("%(sku)s would cost %(price)s: prices must stay between 0 and 1.000.000 €.",
-                                sku=product.sku, price=format_money(price)))
+            raise BulkProblem(_("With this change, %(sku)s would cost %(price)s; a price must be between "
+                                "0 € and 1.000.000 €.", sku=product.sku, price=format_money(price)), "value")
 
 
-def apply_bulk(data, low_default: int, expected: int, who: Actor) -> int:
-    """Make the change to every selected product in one transaction; returns how many."""
+class BulkApplied(BulkProblem):
+    """The confirmation was sent before (a double click, Back and send again)."""
+
+
+BULK_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def apply_bulk(data, low_default: int, expected: int, key: str, who: Actor) -> int:
+    """Make the change to every selected product in one transaction; returns how many
+    changed. `key`, the confirmation's one-time key, is used up in the same transaction:
+    a confirmation sent again changes nothing."""
     categories = Category.tree(with_hidden=True)
     change = read_bulk(data, categories)
     with write():
         query, _ids = _selected(data, low_default, categories)
         products = list(locked(query.order_by(Product.id)))
+        # Looked up once the rows are locked: the same confirmation sent twice at once
+        # waits here for the first, and then finds its key.
+        if _bulk_done(key):
+            raise BulkApplied(_("This change has already been made; it was not made a second time."))
         if len(products) != expected:
-            raise BulkProblem(_("The selection has changed meanwhile (now %(count)d products). Please check again.",
-                                count=len(products)))
+            raise BulkProblem(ngettext(
+                "The selection has changed meanwhile (now %(num)d product). Nothing was changed; please check the change again.",
+                "The selection has changed meanwhile (now %(num)d products). Nothing was changed; please check the change again.",
+                len(products)))
         planned = [(p, change.apply(p)) for p in products]
         _check(change, planned)
         stamp = now()
@@ -591,7 +642,14 @@ def apply_bulk(data, low_default: int, expected: int, who: Actor) -> int:
                 for p, after in planned if after["price_cents"] != p.price_cents
             ]).execute()
         record_many(who, "bulk_" + change.action, "product", audit)
+        record(who, "bulk_apply", "product_bulk", key, "bulk_" + change.action, {"products": [None, len(audit)]})
         return len(audit)
+
+
+def _bulk_done(key: str) -> bool:
+    """Whether the bulk change with this one-time key was made (its entry in the audit trail)."""
+    return AuditEntry.select().where(
+        (AuditEntry.object_type == "product_bulk") & (AuditEntry.object_id == key)).exists()
 
 
 async def bulk_confirm(request: Request):
@@ -601,10 +659,10 @@ async def bulk_confirm(request: Request):
     try:
         plan = await run_db(plan_bulk, data, settings.low_stock_threshold)
     except BulkProblem as problem:
-        return await _bulk_refused(request, data, str(problem))
+        return await _bulk_form_again(request, data, problem)
     names = {c.id: c.name for c in plan.categories}
     return render(request, "admin/products_bulk.html", {
-        "plan": plan, "data": data, "actions": BULK_ACTIONS, "hidden": _carried(data),
+        "plan": plan, "data": data, "actions": BULK_ACTIONS, "hidden": _carried(data), "form_key": form_key(),
         "show_value": lambda key, value: _shown(key, value, names),
         "back_link": url_path(request, "admin:products") + _state_query(data),
     })
@@ -613,20 +671,28 @@ async def bulk_confirm(request: Request):
 async def bulk_apply(request: Request):
     data = await form_data(request)
     settings = request.app.state.settings
-    expected = str(data.get("expected", ""))
+    expected, key = str(data.get("expected", "")), str(data.get("form_key", ""))
     try:
-        if not (expected.isascii() and expected.isdigit()):
+        if not (expected.isascii() and expected.isdigit() and len(expected) <= 9 and BULK_KEY.fullmatch(key)):
             raise BulkProblem(_("Please check the change again."))
-        count = await run_db(apply_bulk, data, settings.low_stock_threshold, int(expected), actor(request))
+        count = await run_db(apply_bulk, data, settings.low_stock_threshold, int(expected), key, actor(request))
+    except BulkApplied as applied:
+        flash(request, str(applied))
     except BulkProblem as problem:
-        return await _bulk_refused(request, data, str(problem))
-    flash(request, _("%(count)d products changed.", count=count))
+        flash(request, str(problem), "error")
+    else:
+        flash(request, ngettext("%(num)d product changed.", "%(num)d products changed.", count) if count
+              else _("Nothing changed: the products already had these values."))
     return see_other(url_path(request, "admin:products") + _state_query(data))
 
 
-async def _bulk_refused(request: Request, data, message: str):
-    flash(request, message, "error")
-    return see_other(url_path(request, "admin:products") + _state_query(data))
+async def _bulk_form_again(request: Request, data, problem: BulkProblem):
+    """The table with the bulk form open, holding what was typed, the reason next to its field."""
+    page = await run_db(table_page, data, request.app.state.settings.low_stock_threshold)
+    ticked = frozenset(int(i) for i in data.getlist("ids") if i.isascii() and i.isdigit() and len(i) <= 9)
+    bulk = {"typed": data, "error": str(problem), "field": problem.field, "ticked": ticked}
+    return render(request, "admin/products.html", _table_context(request, page, bulk=bulk),
+                  status_code=problem.status)
 
 
 def _carried(data) -> list[tuple[str, str]]:

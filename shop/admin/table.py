@@ -105,6 +105,13 @@ class Table:
             default_sort=(self.default_sort, self.default_descending),
         )
 
+    def unreadable(self, params: Mapping[str, str]) -> list[str]:
+        """The filters (and the search) given a value that `read` would drop: where
+        falling back would widen a selection, e.g. of a bulk change, refuse instead."""
+        keys = [key for key, spec in self.filters.items()
+                if params.get(key, "") not in {v for v, _ in spec.choices}]
+        return keys + ["q"] if len(params.get("q", "")) > MAX_SEARCH else keys
+
     def headers(self, state: State) -> list[Header]:
         headers = []
         for column in self.columns.values():
