@@ -170,16 +170,17 @@ def test_the_second_of_two_admins_is_refused_and_sees_what_changed(app, admin, c
     conflict = re.search(r'<tr id="product-\d+-conflict" class="row-conflict">\s*<td colspan="10">(.*?)</tr>',
                          refused.text, re.S).group(1)
     assert "inzwischen geändert" in conflict and "Preis: 8,99\xa0€ → 10,00\xa0€" in conflict
-    assert 'value="Meine Tasse"' in refused.text and 'name="price" form="row-1" type="text" value="8,99"' in refused.text
+    # What was typed stays; what was left as it was shows their change.
+    assert 'value="Meine Tasse"' in refused.text and 'name="price" form="row-1" type="text" value="10,00"' in refused.text
     product = fresh(tasse)
     assert (product.name, product.price_cents, product.version) == ("Tasse", 1000, 2)
-    # Saved again, the typed values replace theirs.
+    # Saved again, the typed change is made and theirs kept.
     again = dict(re.findall(r'name="(version|original)" value="([^"]*)"', refused.text))
     again["original"] = again["original"].replace("&#34;", '"')
     saved = admin.client.post(f"/admin/products/{tasse.id}/row", headers=HTMX,
-                              data={**mine, **again, "name": "Meine Tasse"})
+                              data={**mine, **again, "name": "Meine Tasse", "price": "10,00"})
     assert saved.status_code == 200 and "row-conflict" not in saved.text
-    assert (fresh(tasse).name, fresh(tasse).price_cents) == ("Meine Tasse", 899)
+    assert (fresh(tasse).name, fresh(tasse).price_cents) == ("Meine Tasse", 1000)
     # A sale meanwhile is a change too: the stock typed on the old count is refused.
     form = edit_form(admin, tasse)
     with_connection(lambda: stock.move(tasse.id, -1, stock.ORDER, "customer", order_number="2026-000001"))
@@ -196,6 +197,7 @@ def test_a_conflict_without_javascript_keeps_the_typed_values_on_the_page(app, a
     refused = admin.client.post(f"/admin/products/{tasse.id}/row", data={**mine, "price": "7,77"})
     assert refused.status_code == 409 and "<html" in refused.text
     assert 'value="7,77"' in refused.text and "Lager: 40 → 12" in refused.text
+    assert 'name="stock" form="row-1" type="text" value="12"' in refused.text
     assert 'class="row-conflict"' in refused.text and fresh(tasse).price_cents == 899
 
 

@@ -292,11 +292,32 @@ class RowForm(ShopForm):
         super().__init__(formdata, **kwargs)
         self.category.choices = [(c.id, f"– {c.name}" if c.parent_id else c.name) for c in categories]
 
+    def seen(self) -> dict:
+        """The row's values when editing began."""
+        try:
+            original = json.loads(self.original.data or "{}")
+        except ValueError:
+            return {}
+        return original if isinstance(original, dict) else {}
+
+    def typed(self) -> dict:
+        """The row's values as typed, keyed like `_row_values`."""
+        return {"name": self.name.data, "price_cents": self.price.cents, "stock": self.stock.data,
+                "category": self.category.data, "active": self.active.data}
+
     def based_on(self, product: Product) -> None:
-        """Keep the typed values, but based on the product as stored now: saving them
-        again replaces what someone else saved meanwhile."""
+        """After a conflict: keep what was typed, take the fields left as they were from
+        the product as stored now, and base the form on that: saving again makes the
+        typed changes and keeps the rest of someone else's."""
+        seen, typed, now = self.seen(), self.typed(), _row_values(product)
+        fields = {"name": self.name, "price_cents": self.price, "stock": self.stock,
+                  "category": self.category, "active": self.active}
+        for key, field in fields.items():
+            if key in seen and typed[key] == seen[key]:
+                field.data = Decimal(now[key]) / 100 if key == "price_cents" else now[key]
+                field.raw_data = None
         self.version.data, self.version.raw_data = product.version, None
-        self.original.data = json.dumps(_row_values(product))
+        self.original.data = json.dumps(now)
 
     def validate_price(self, field):
         if field.cents is not None and field.cents > MAX_PRICE_CENTS:
@@ -323,18 +344,11 @@ def save_row(product_id: int, form: RowForm, who: Actor) -> Product:
         product = locked(Product.select().where(Product.id == product_id)).get_or_none()
         if product is None:
             raise LookupError(product_id)
-        before = _row_values(product)
-        try:
-            original = json.loads(form.original.data or "{}")
-        except ValueError:
-            original = {}
-        stock_moved = isinstance(original, dict) and original.get("stock", product.stock) != product.stock
-        if product.version != form.version.data or stock_moved:
-            seen = original if isinstance(original, dict) else {}
+        before, seen = _row_values(product), form.seen()
+        if product.version != form.version.data or seen.get("stock", product.stock) != product.stock:
             raise EditConflict(product, {k: [seen.get(k), v] for k, v in before.items()
                                          if k in seen and seen[k] != v})
-        after = {"name": form.name.data, "price_cents": form.price.cents, "stock": form.stock.data,
-                 "category": form.category.data, "active": form.active.data}
+        after = form.typed()
         changed = changes(before, after)
         if not changed:
             return product
@@ -427,8 +441,9 @@ async def save_row_request(request: Request):
             "p": result.product, "editing": None, "back": back, "focus": True, "saved": True,
             "labels": row_labels()})
     conflict = result.conflict
-    context = {"p": result.product, "form": result.form, "editing": result.product, "back": back,
-               "labels": row_labels(), "conflict": conflict and _conflict_text(conflict, result.categories)}
+    context: dict[str, Any] = {
+        "p": result.product, "form": result.form, "editing": result.product, "back": back,
+        "labels": row_labels(), "conflict": conflict and _conflict_text(conflict, result.categories)}
     status = 409 if conflict else 422
     if is_htmx(request):
         return render(request, "fragments/admin/product_row.html", context, status_code=status)
