@@ -10,7 +10,7 @@ from wtforms import DecimalField, Form, IntegerField, SelectChoice, SelectField,
 from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
 
 from shop.config import COUNTRIES
-from shop.i18n import FormMeta, country_name
+from shop.i18n import FormMeta, _, country_name
 from shop.i18n import lazy_gettext as _l
 
 # Plain addresses only: what a mail header carries unchanged (no comments, lists or quotes).
@@ -24,6 +24,17 @@ POSTCODES = {
     "LV": r"(LV-)?[0-9]{4}", "LT": r"(LT-)?[0-9]{5}",
 }
 
+# What typed text must not contain: control characters (Unicode's Cc), invisible format
+# characters (Cf: soft hyphen, zero-width space and joiners, bidi overrides, byte order
+# mark, …) and line and paragraph separators (Zl, Zp). CONTROL is for one line;
+# CONTROL_IN_TEXT lets line breaks and tabs through.
+_INVISIBLE = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u2028-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_INVISIBLE}]")
+CONTROL_IN_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_INVISIBLE}]")
 
 # Digits 0-9 only: no signs, underscores, spaces or other scripts' digits ("١", "３"),
 # which Python's int() and Decimal() would accept.
@@ -123,18 +134,35 @@ def _collation(name: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", name.casefold()) if not unicodedata.combining(c))
 
 
+def _refuse(found: re.Match | None) -> None:
+    if found:
+        code = "U+%04X" % ord(found.group())
+        raise ValidationError(_(
+            "Please use letters, digits and punctuation only: this contains the invisible character "
+            "%(code)s (at position %(position)d), which often comes along with copied text.",
+            code=code, position=found.start() + 1))
+
+
 def printable(form, field):
-    if field.data and any(ord(c) < 32 or ord(c) == 127 for c in field.data):
-        raise ValidationError(_l("Please use letters, digits and punctuation only."))
+    """One line of visible text (see CONTROL)."""
+    if isinstance(field.data, str):
+        _refuse(CONTROL.search(field.data))
+
+
+def printable_text(form, field):
+    """Visible text in lines (see CONTROL_IN_TEXT)."""
+    if isinstance(field.data, str):
+        _refuse(CONTROL_IN_TEXT.search(field.data))
 
 
 def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def text(label, max_length: int = 100, required: bool = True):
+def text(label, max_length: int = 100, required: bool = True, message=None):
+    """One line of text, stripped; `message` says what is missing when it is required."""
     # DataRequired looks at the stripped value: blanks alone are not a name.
-    validators = [DataRequired() if required else Optional(), Length(max=max_length), printable]
+    validators = [DataRequired(message) if required else Optional(), Length(max=max_length), printable]
     return StringField(label, validators=validators, filters=[strip])
 
 

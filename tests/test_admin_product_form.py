@@ -131,37 +131,91 @@ def test_a_taken_sku_or_address_is_refused_clearly(admin, make_product, tea_cate
     assert Product.select().count() == 1
 
 
-@pytest.mark.parametrize("changes,message", [
-    ({"price": "-5"}, "Bitte geben Sie einen Betrag in Euro ein, z. B. 12,50."),
-    ({"price": "99999999999"}, "Bitte geben Sie einen Betrag in Euro ein"),
-    ({"price": "2000000"}, "Höchstens 1.000.000,00 €."),
-    ({"price": ""}, "Bitte geben Sie den Preis ein."),
-    ({"stock": "-1"}, "Bitte geben Sie eine ganze Zahl ein."),
-    ({"stock": "99999999999"}, "Bitte geben Sie eine ganze Zahl ein."),
-    ({"stock": "20000000"}, "Höchstens 10000000."),
-    ({"name": "Tee\x07mit Klingel"}, "Bitte verwenden Sie nur Buchstaben, Ziffern und Satzzeichen."),
-    ({"description": "Text\x00mit Null"}, "Bitte verwenden Sie nur Buchstaben, Ziffern und Satzzeichen."),
-    ({"name": ""}, "Dieses Feld wird benötigt."),
-    ({"category": "999999"}, "Bitte wählen Sie eine Kategorie aus der Liste."),
-    ({"category": "abc"}, "Bitte wählen Sie eine Kategorie aus der Liste."),
-    ({"vat_rate": "5"}, "Bitte wählen Sie 19 % oder 7 %."),
-    ({"ean": "4006381333932"}, "keine gültige EAN"),
-    ({"ean": "12345"}, "keine gültige EAN"),
-    ({"content_quantity": "0"}, "Bitte geben Sie eine Zahl über 0"),
-    ({"content_quantity": "250", "content_unit": ""}, "Bitte wählen Sie auch die Einheit."),
-    ({"content_quantity": "", "content_unit": "g"}, "Bitte geben Sie den Inhalt für diese Einheit ein."),
-    ({"content_quantity": "0,0001"}, "Höchstens drei Nachkommastellen"),
-    ({"content_unit": "Fass"}, "Bitte wählen Sie eine Einheit aus der Liste."),
-    ({"slug": "Grüner Tee!"}, "Nur Kleinbuchstaben (a–z), Ziffern und Bindestriche"),
-    ({"sku": "TEE 100"}, "Nur Buchstaben, Ziffern"),
-    ({"low_stock_threshold": "-3"}, "Bitte geben Sie eine ganze Zahl ein."),
+def field_errors(response) -> dict[str, str]:
+    """The message next to each field, by the field's name."""
+    return {name: " ".join(html.unescape(message).split()) for name, message in
+            re.findall(r'<p class="field-error" id="([^"]+)-error">(.*?)</p>', response.text, re.S)}
+
+
+INVISIBLE = "Bitte verwenden Sie nur Buchstaben, Ziffern und Satzzeichen: Hier steht das unsichtbare Zeichen"
+
+
+@pytest.mark.parametrize("changes,field,message", [
+    ({"price": "-5"}, "price", "Ein Preis kann nicht negativ sein."),
+    ({"price": "12,999"}, "price", "Bitte geben Sie einen Betrag in Euro ein, z. B. 12,50."),
+    ({"price": "99999999999"}, "price", "Bitte geben Sie einen Betrag in Euro ein"),
+    ({"price": "2000000"}, "price", "Höchstens 1.000.000,00 €."),
+    ({"price": ""}, "price", "Bitte geben Sie den Preis ein."),
+    ({"price": "0"}, "price", "Ein aktives Produkt braucht einen Preis über 0 €."),
+    ({"price": "0,00 €"}, "price", "Ein aktives Produkt braucht einen Preis über 0 €."),
+    ({"stock": "-1"}, "stock", "Bitte geben Sie eine ganze Zahl ab 0 ein, z. B. 5."),
+    ({"stock": "99999999999"}, "stock", "Bitte geben Sie eine ganze Zahl ab 0 ein, z. B. 5."),
+    ({"stock": "20000000"}, "stock", "Höchstens 10.000.000."),
+    ({"low_stock_threshold": "-3"}, "low_stock_threshold", "Bitte geben Sie eine ganze Zahl ab 0 ein, z. B. 5."),
+    ({"name": "Tee\x07mit Klingel"}, "name", f"{INVISIBLE} U+0007 (an Stelle 4), das oft beim Kopieren mitkommt."),
+    ({"name": "Tee\u200bkanne"}, "name", f"{INVISIBLE} U+200B (an Stelle 4)"),
+    ({"name": "\u202eeeT"}, "name", f"{INVISIBLE} U+202E (an Stelle 1)"),
+    ({"name": "Te\x85e"}, "name", f"{INVISIBLE} U+0085"),
+    ({"description": "Text\x00mit Null"}, "description", f"{INVISIBLE} U+0000"),
+    ({"description": "Erste Zeile\n\u2029Zweite"}, "description", f"{INVISIBLE} U+2029"),
+    ({"manufacturer": "Tee\u00adhaus GmbH"}, "manufacturer", f"{INVISIBLE} U+00AD"),
+    ({"warnings": "\ufeffHeiß"}, "warnings", f"{INVISIBLE} U+FEFF"),
+    ({"product_identifier": "Charge\u2028 7"}, "product_identifier", f"{INVISIBLE} U+2028"),
+    ({"name": ""}, "name", "Bitte geben Sie den Namen des Produkts ein."),
+    ({"name": " \u3000\t "}, "name", "Bitte geben Sie den Namen des Produkts ein."),
+    ({"name": "!!!"}, "slug", "Bitte geben Sie eine Webadresse ein: Kleinbuchstaben, Ziffern und Bindestriche."),
+    ({"category": "999999"}, "category", "Bitte wählen Sie eine Kategorie aus der Liste."),
+    ({"category": "abc"}, "category", "Bitte wählen Sie eine Kategorie aus der Liste."),
+    ({"vat_rate": "5"}, "vat_rate", "Bitte wählen Sie 19 % oder 7 %."),
+    ({"ean": "4006381333932"}, "ean", "Das ist keine gültige EAN"),
+    ({"ean": "12345"}, "ean", "Das ist keine gültige EAN"),
+    ({"content_quantity": "0"}, "content_quantity", "Bitte geben Sie eine Zahl über 0"),
+    ({"content_quantity": "-2"}, "content_quantity", "Bitte geben Sie eine Zahl über 0 ein, z. B. 250 oder 0,75."),
+    ({"content_quantity": "250", "content_unit": ""}, "content_quantity", "Bitte wählen Sie auch die Einheit."),
+    ({"content_quantity": "", "content_unit": "g"}, "content_quantity", "Bitte geben Sie den Inhalt für diese Einheit ein."),
+    ({"content_quantity": "0,0001"}, "content_quantity", "Höchstens drei Nachkommastellen"),
+    ({"content_unit": "Fass"}, "content_unit", "Bitte wählen Sie eine Einheit aus der Liste."),
+    ({"slug": "Grüner Tee!"}, "slug", "Nur Kleinbuchstaben (a–z), Ziffern und einzelne Bindestriche dazwischen, "
+                                      "z. B. gruener-tee."),
+    ({"slug": "-tee-"}, "slug", "Nur Kleinbuchstaben (a–z), Ziffern und einzelne Bindestriche dazwischen"),
+    ({"sku": "TEE 100"}, "sku", "Bitte verwenden Sie nur Buchstaben A–Z und a–z (ohne Umlaute und ß), Ziffern 0–9, "
+                                "„.“, „_“ und „-“, ohne Leerzeichen"),
+    ({"sku": "TÉE-1"}, "sku", "Bitte verwenden Sie nur Buchstaben A–Z und a–z (ohne Umlaute und ß)"),
+    ({"sku": ""}, "sku", "Bitte geben Sie die Artikelnummer ein."),
 ])
-def test_bad_input_is_refused_and_nothing_is_created(admin, tea_category, changes, message):
+def test_bad_input_is_refused_next_to_its_field_and_nothing_is_created(admin, tea_category, changes, field,
+                                                                      message):
     response = admin.post("/admin/products/new", new_product_data(tea_category, **changes))
     assert response.status_code == 422
-    assert message in text_of(response)
+    errors = field_errors(response)
+    assert list(errors) == [field]  # no follow-on message on another field
+    assert errors[field].startswith(message) and errors[field].count("Bitte") <= 1
     assert "Es wurde nichts gespeichert." in text_of(response)
     assert Product.select().count() == 0 and AuditEntry.select().count() == 0
+
+
+def test_a_name_refused_leads_to_no_second_message_about_its_address(admin, tea_category):
+    response = admin.post("/admin/products/new", new_product_data(tea_category, name="\u200b", slug=""))
+    assert list(field_errors(response)) == ["name"]
+    assert Product.select().count() == 0
+
+
+def test_an_inactive_product_may_cost_nothing_for_now(admin, tea_category):
+    response = admin.post("/admin/products/new", new_product_data(tea_category, price="0", active=None))
+    assert response.status_code == 303
+    product = Product.get(Product.sku == "TEE-100")
+    assert (product.price_cents, product.active) == (0, False)
+    refused = edit(admin, product, active="y")
+    assert refused.status_code == 422
+    assert field_errors(refused) == {"price": "Ein aktives Produkt braucht einen Preis über 0 €."}
+    assert not Product.get_by_id(product.id).active
+
+
+def test_the_form_reads_well_in_german(admin, client, make_product):
+    page = text_of(client.get("/admin/products/new"))
+    assert "Der letzte Teil der Produktadresse (/products/…); leer gelassen, wird er aus dem Namen gebildet." in page
+    assert "…." not in page and ".." not in page.replace("…", "")
+    assert "Ihre Artikelnummer: Buchstaben A–Z, Ziffern, „.“, „_“ und „-“, keine Leerzeichen." in page
 
 
 def edit(admin, product, **changes):
@@ -216,11 +270,35 @@ def test_an_old_address_leads_to_the_new_one(admin, client, make_product):
     assert client.get("/products/gab-es-nie").status_code == 404
 
 
-def test_a_save_on_an_older_version_is_refused_and_says_what_changed(admin, client, make_product):
-    product = make_product("Teekanne", price_cents=2500, description="Alt")
+def two_forms(client, product) -> tuple[dict, dict]:
+    """The product's form as two admins loaded it at the same time."""
     page = client.get(f"/admin/products/{product.id}").text
-    mine = form_values(page)
-    theirs = form_values(page)
+    return form_values(page), form_values(page)
+
+
+def test_changes_to_different_fields_by_two_admins_both_stay(admin, client, make_product):
+    product = make_product("Teekanne", price_cents=2500, description="Alt")
+    mine, theirs = two_forms(client, product)
+    theirs.update(price="19,90", description="Neu beschrieben")
+    assert admin.post(f"/admin/products/{product.id}", theirs).status_code == 303
+
+    mine.update(name="Teekanne Blau")
+    response = admin.post(f"/admin/products/{product.id}", mine)
+    assert response.status_code == 303
+    saved = Product.get_by_id(product.id)
+    assert (saved.name, saved.price_cents, saved.description, saved.version) == (
+        "Teekanne Blau", 1990, "Neu beschrieben", 3)
+    assert [p.price_cents for p in PriceChange.select().where(PriceChange.product == product)
+            .order_by(PriceChange.id)] == [2500, 1990]
+    entry = AuditEntry.select().where(AuditEntry.action == "update").order_by(AuditEntry.id.desc()).get()
+    assert entry.changes == {"name": ["Teekanne", "Teekanne Blau"]}
+    assert ("Die Änderungen sind gespeichert. Jemand anderes hatte inzwischen Beschreibung, Preis inkl. MwSt. "
+            "geändert; diese Änderungen bleiben erhalten.") in text_of(client.get(f"/admin/products/{product.id}"))
+
+
+def test_the_same_field_changed_by_two_admins_is_refused_next_to_it(admin, client, make_product):
+    product = make_product("Teekanne", price_cents=2500, description="Alt")
+    mine, theirs = two_forms(client, product)
     theirs.update(price="19,90", description="Neu beschrieben")
     assert admin.post(f"/admin/products/{product.id}", theirs).status_code == 303
 
@@ -230,25 +308,60 @@ def test_a_save_on_an_older_version_is_refused_and_says_what_changed(admin, clie
     shown = text_of(response)
     assert "Jemand anderes hat dieses Produkt inzwischen gespeichert" in shown
     assert "Es wurde nichts gespeichert." in shown
-    conflict = re.search(r'<table class="data-table stack".*?</table>', response.text, re.S).group(0)
-    rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split())
-            for row in re.findall(r'<tr><th scope="row">.*?</tr>', conflict, re.S)]
-    assert rows == ["Beschreibung Neu beschrieben Alt", "Preis inkl. MwSt. 19,90 € 24,00 €"]
+    assert "Von Ihnen beiden geändert Preis inkl. MwSt." in shown
+    assert '<a href="#price">' in response.text
+    assert field_errors(response) == {"price": "Inzwischen von jemand anderem gespeichert: 19,90 €"}
     saved = Product.get_by_id(product.id)
-    assert (saved.name, saved.price_cents, saved.version) == ("Teekanne", 1990, 2)
-    assert 'value="Teekanne Blau"' in response.text  # what was typed stays
-    # Saving again keeps what was typed, on purpose.
+    assert (saved.name, saved.price_cents, saved.description, saved.version) == (
+        "Teekanne", 1990, "Neu beschrieben", 2)
+    assert AuditEntry.select().where(AuditEntry.action == "update").count() == 1
+    # What was typed stays; what only the other admin changed shows their value.
     again = form_values(response.text)
+    assert (again["name"], again["price"], again["description"]) == ("Teekanne Blau", "24,00", "Neu beschrieben")
+    # Saving again keeps the entries, on purpose, and still not the old description.
     assert admin.post(f"/admin/products/{product.id}", again).status_code == 303
-    assert Product.get_by_id(product.id).name == "Teekanne Blau"
+    saved = Product.get_by_id(product.id)
+    assert (saved.name, saved.price_cents, saved.description) == ("Teekanne Blau", 2400, "Neu beschrieben")
+
+
+def test_the_same_change_by_two_admins_is_no_conflict(admin, client, make_product):
+    product = make_product("Teekanne", price_cents=2500)
+    mine, theirs = two_forms(client, product)
+    theirs.update(price="19,90")
+    mine.update(price="19,90", name="Teekanne Blau")
+    assert admin.post(f"/admin/products/{product.id}", theirs).status_code == 303
+    assert admin.post(f"/admin/products/{product.id}", mine).status_code == 303
+    saved = Product.get_by_id(product.id)
+    assert (saved.name, saved.price_cents) == ("Teekanne Blau", 1990)
 
 
 @pytest.mark.parametrize("version", ["7", "0", "abc", ""])
-def test_a_wrong_version_changes_nothing(admin, make_product, version):
+@pytest.mark.parametrize("original", ["", "{}", "[1]", '{"name": 1}', "[" * 10_000])
+def test_a_wrong_version_without_the_loaded_values_changes_nothing(admin, make_product, version, original):
     product = make_product("Teekanne")
-    response = edit(admin, product, name="Anders", version=version)
+    response = edit(admin, product, name="Anders", version=version, original=original)
     assert response.status_code == 409
+    assert field_errors(response) == {"name": "Inzwischen von jemand anderem gespeichert: Teekanne"}
     assert Product.get_by_id(product.id).name == "Teekanne" and AuditEntry.select().count() == 0
+
+
+def test_a_wrong_version_with_the_loaded_values_saves_only_what_was_changed(admin, make_product):
+    product = make_product("Teekanne", price_cents=2500)
+    assert edit(admin, product, name="Anders", version="7").status_code == 303
+    saved = Product.get_by_id(product.id)
+    assert (saved.name, saved.price_cents, saved.version) == ("Anders", 2500, 2)
+
+
+def test_the_shop_shows_the_ean_and_the_product_identifier_under_their_own_labels(admin, client, make_product):
+    product = make_product("Teekanne")
+    assert edit(admin, product, ean="4006381333931", product_identifier="Charge 2024-07").status_code == 303
+    page = text_of(client.get(f"/products/{product.slug}"))
+    assert "GTIN/EAN 4006381333931" in page
+    assert "Produktkennung Charge 2024-07" in page
+    assert "(GTIN)" not in page
+    assert edit(admin, Product.get_by_id(product.id), ean="", product_identifier="").status_code == 303
+    page = text_of(client.get(f"/products/{product.slug}"))
+    assert "GTIN/EAN" not in page and "Produktkennung" not in page
 
 
 def test_a_product_never_ordered_is_deleted(admin, client, make_product):

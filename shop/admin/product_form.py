@@ -1,13 +1,14 @@
 """A product's own page in the back office: every field in one form, a new product,
 deleting one (or deactivating it, when orders name it).
 
-Two admins may edit the same product: the form carries the version it was loaded at,
-and a save made on an older version is refused (409) with the fields the other one
-changed, their value and the one typed here. Nothing is written then.
+Two admins may edit the same product: the form carries the version and the values it
+was loaded with, and a save writes only the fields changed here. What someone else saved
+meanwhile in other fields stays; a field both changed differently is refused (409) with
+the value saved now next to it, and nothing is written.
 """
 from __future__ import annotations
 
-import hashlib
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from shop.audit.service import Actor, changes, record
 from shop.catalog import stock
@@ -29,8 +30,8 @@ from shop.catalog.models import (
 )
 from shop.catalog.search import index_products
 from shop.db import locked, now, run_db, write
-from shop.forms import EuroField, ShopForm, WholeNumberField, decimal_number, printable, strip, text, whole_number
-from shop.i18n import _, format_money
+from shop.forms import EuroField, ShopForm, WholeNumberField, decimal_number, printable_text, strip, text, whole_number
+from shop.i18n import _, format_money, format_number
 from shop.i18n import lazy_gettext as _l
 from shop.orders.models import OrderLine
 from shop.web import flash, form_data, render, see_other, url_path
@@ -48,19 +49,16 @@ EDITABLE = (
 # The form field of each column, where the names differ.
 FORM_FIELD = {"price_cents": "price"}
 SKU = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
-_LINE_BREAKS = "\n\t"
+WHOLE_NUMBER = _l("Please enter a whole number, 0 or more, e.g. 5.")
 
 
 # -- fields ------------------------------------------------------------------------
 
-def _is_control(c: str) -> bool:
-    return (ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029") and c not in _LINE_BREAKS
-
-
-def multiline(form, field):
-    """Text with line breaks, but no other control character."""
-    if field.data and any(_is_control(c) for c in field.data):
-        raise ValidationError(_l("Please use letters, digits and punctuation only."))
+def at_most(limit: int):
+    def check(form, field):
+        if field.data is not None and field.data > limit:
+            raise ValidationError(_("At most %(max)s.", max=format_number(limit)))
+    return check
 
 
 def _lines(value):
@@ -68,16 +66,15 @@ def _lines(value):
 
 
 def long_text(label, max_length: int):
-    return TextAreaField(label, validators=[Optional(), Length(max=max_length), multiline], filters=[_lines])
+    return TextAreaField(label, validators=[Optional(), Length(max=max_length), printable_text], filters=[_lines])
 
 
 class PriceField(EuroField):
-    """Shown as Germans write it: 12,99."""
-
-    def _value(self):
-        if self.raw_data:
-            return self.raw_data[0]
-        return "" if self.data is None else f"{self.data:.2f}".replace(".", ",")
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0].strip().startswith("-"):
+            self.data = None
+            raise ValueError(_l("A price cannot be negative."))
+        super().process_formdata(valuelist)
 
 
 class QuantityField(StringField):
@@ -89,7 +86,7 @@ class QuantityField(StringField):
         if text:
             self.data = decimal_number(text)
             if self.data is None:
-                raise ValueError(_l("Please enter a number, e.g. 250 or 0,75."))
+                raise ValueError(_l("Please enter a number above 0, e.g. 250 or 0,75."))
 
     def _value(self):
         if self.raw_data:
@@ -106,9 +103,12 @@ def _choice(values, message):
 
 class ProductForm(ShopForm):
     sku = StringField(_l("SKU"), filters=[strip], validators=[
-        DataRequired(), Regexp(f"^{SKU}$", message=_l("Letters, digits, '.', '_' and '-' only, at most 64."))])
-    name = text(_l("Name"), max_length=200)
-    slug = StringField(_l("Web address (slug)"), filters=[strip], validators=[Optional(), Length(max=200)])
+        DataRequired(_l("Please enter the SKU.")),
+        Regexp(f"^{SKU}$", message=_l("Please use only letters A–Z and a–z (no umlauts or ß), digits 0–9, “.”, "
+                                      "“_” and “-”, without spaces, beginning with a letter or digit; at most 64 "
+                                      "characters."))])
+    name = text(_l("Name"), max_length=200, message=_l("Please enter the product’s name."))
+    slug = StringField(_l("Web address (slug)"), filters=[strip], validators=[Length(max=200)])
     category = SelectField(_l("Category"), validate_choice=False)
     description = long_text(_l("Description"), 20_000)
     price = PriceField(_l("Price incl. VAT"))
@@ -121,15 +121,15 @@ class ProductForm(ShopForm):
     content_quantity = QuantityField(_l("Content"))
     content_unit = SelectField(_l("Unit"), choices=[SelectChoice("", "–"), *(SelectChoice(u, u) for u in CONTENT_UNITS)],
                                validate_choice=False, default="")
-    low_stock_threshold = WholeNumberField(_l("Reorder level"), validators=[
-        Optional(), NumberRange(max=stock.MAX_STOCK, message=_l("At most %(max)d.", max=stock.MAX_STOCK))])
+    low_stock_threshold = WholeNumberField(_l("Reorder level"), message=WHOLE_NUMBER,
+                                           validators=[Optional(), at_most(stock.MAX_STOCK)])
     manufacturer = long_text(_l("Manufacturer (name, postal and electronic address)"), 2000)
     responsible_person = long_text(_l("Responsible person in the EU"), 2000)
     product_identifier = text(_l("Product identifier (type, batch or serial number)"), max_length=64,
                               required=False)
     warnings = long_text(_l("Warnings and safety information"), 5000)
     version = HiddenField()
-    seen = HiddenField()  # a fingerprint of the values the form was loaded with
+    original = HiddenField()  # the values the form was loaded with (JSON), to tell what was changed here
 
     def __init__(self, formdata=None, categories: list[Category] = (), **kwargs):  # type: ignore[assignment]
         super().__init__(formdata, **kwargs)
@@ -150,6 +150,8 @@ class ProductForm(ShopForm):
             raise ValidationError(_l("Please enter the content as well, or no unit."))
 
     def validate_content_quantity(self, field):
+        if field.errors:
+            return  # not a number: that says it all
         quantity = field.data
         if quantity is None:
             if self.content_unit.data:
@@ -169,14 +171,18 @@ class ProductForm(ShopForm):
             raise ValidationError(_l("Please enter the price."))
         if field.cents is not None and field.cents > MAX_PRICE_CENTS:
             raise ValidationError(_l("At most %(amount)s.", amount=format_money(MAX_PRICE_CENTS)))
+        if field.cents == 0 and self.active.data:
+            raise ValidationError(_l("An active product needs a price above 0 €."))
 
     def validate_slug(self, field):
+        if not field.data and self.name.errors:
+            return  # made from the name, whose message says what to correct
         slug = field.data or slugify(self.name.data or "")
         if not slug and self.name.data:
             raise ValidationError(_l("Please enter a web address: lowercase letters, digits and hyphens."))
         if slug and (not SLUG.fullmatch(slug) or len(slug) > 200):
-            raise ValidationError(_l("Lowercase letters (a–z), digits and hyphens only, e.g. %(example)s.",
-                                     example=slugify(field.data) or "teekanne-blau"))
+            raise ValidationError(_l("Lowercase letters (a–z), digits and single hyphens between them only, "
+                                     "e.g. %(example)s.", example=slugify(field.data) or "teekanne-blau"))
 
     def validate_ean(self, field):
         if field.data and not valid_gtin(field.data):
@@ -203,8 +209,8 @@ class ProductForm(ShopForm):
 
 
 class NewProductForm(ProductForm):
-    stock = WholeNumberField(_l("Opening stock"), default=0, validators=[
-        Optional(), NumberRange(max=stock.MAX_STOCK, message=_l("At most %(max)d.", max=stock.MAX_STOCK))])
+    stock = WholeNumberField(_l("Opening stock"), default=0, message=WHOLE_NUMBER,
+                             validators=[Optional(), at_most(stock.MAX_STOCK)])
 
 
 def category_label(category: Category, categories: list[Category]) -> str:
@@ -231,18 +237,28 @@ def _plain(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def fingerprint(values: dict[str, Any]) -> str:
-    """A short hash of each value, to tell later which of them someone else changed."""
-    return ".".join(hashlib.sha256(_plain(values[key]).encode()).hexdigest()[:6] for key in EDITABLE)
+def plain_values(values: dict[str, Any]) -> dict[str, str]:
+    return {key: _plain(values[key]) for key in EDITABLE}
 
 
-def form_data_of(product: Product) -> dict[str, Any]:
-    values = stored_values(product)
+def form_data_of(values: dict[str, Any], version: int, loaded: dict[str, Any]) -> dict[str, Any]:
+    """The form filled with these column values, as loaded at `version` with `loaded`."""
     return {
-        **values, "category": str(product.category_id), "vat_rate": str(product.vat_rate),
-        "price": Decimal(product.price_cents) / 100, "content_unit": product.content_unit or "",
-        "version": str(product.version), "seen": fingerprint(values),
+        **values, "category": str(values["category"]), "vat_rate": str(values["vat_rate"]),
+        "price": Decimal(values["price_cents"]) / 100, "content_unit": values["content_unit"] or "",
+        "version": str(version), "original": json.dumps(plain_values(loaded)),
     }
+
+
+def loaded_values(original: str) -> dict[str, str] | None:
+    """The values a form was loaded with (its `original`); None when they cannot be read."""
+    try:
+        loaded = json.loads(original)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(loaded, dict) and all(isinstance(loaded.get(key), str) for key in EDITABLE):
+        return loaded
+    return None
 
 
 # -- writing ----------------------------------------------------------------------
@@ -256,12 +272,12 @@ class Invalid(Exception):
 
 
 class Conflict(Exception):
-    """Someone saved the product since the form was loaded; nothing was written.
-    `fields`: the columns they changed."""
+    """Someone saved the product since the form was loaded, changing columns changed here
+    to other values (`fields`); nothing was written. `yours`: the columns changed here."""
 
-    def __init__(self, product: Product, fields: list[str]):
+    def __init__(self, product: Product, fields: list[str], yours: dict[str, Any]):
         super().__init__(product.id)
-        self.product, self.fields = product, fields
+        self.product, self.fields, self.yours = product, fields, yours
 
 
 def _check_unique(values: dict[str, Any], product_id: int | None) -> None:
@@ -303,49 +319,50 @@ def create_product(values: dict[str, Any], count: int, who: Actor) -> Product:
         raise Invalid({"sku": _("This SKU or web address is already used by another product.")}) from None
 
 
-def update_product(product_id: int, values: dict[str, Any], version: int | None, seen: str,
-                   who: Actor) -> Product:
-    """Save `values` if the product is still at `version`; raises Conflict otherwise,
-    Invalid for a SKU or address in use, LookupError when the product is gone."""
+def update_product(product_id: int, values: dict[str, Any], version: int | None,
+                   loaded: dict[str, str] | None, who: Actor) -> list[str]:
+    """Save the columns of `values` changed from what the form was `loaded` with (None:
+    not known) and keep what someone else saved meanwhile in the others. Returns the
+    columns kept so. Raises Conflict when someone else changed a column changed here to
+    another value, Invalid for a SKU or address in use, LookupError when the product is
+    gone; nothing is written then."""
     try:
         with write():
             product = locked(Product.select().where(Product.id == product_id)).get_or_none()
             if product is None:
                 raise LookupError(product_id)
             before = stored_values(product)
-            if version != product.version:
-                raise Conflict(product, changed_by_others(before, values, seen))
-            _check_unique(values, product_id)
-            changed = changes(before, values)
-            if not changed:
-                return product
-            stamp = now()
-            saved = Product.update(**values, version=Product.version + 1, updated_at=stamp).where(
-                (Product.id == product_id) & (Product.version == version)).execute()
-            if not saved:
-                raise Conflict(product, changed_by_others(before, values, seen))
-            if "price_cents" in changed:  # the price history (PAngV §11), as Product.save keeps it
-                PriceChange.create(product=product_id, price_cents=values["price_cents"], changed_at=stamp)
-            if "slug" in changed:
-                # The old address answers with a redirect; the new one is nobody's old one.
-                SlugRedirect.delete().where(SlugRedirect.old_slug.in_([before["slug"], values["slug"]])).execute()
-                SlugRedirect.create(old_slug=before["slug"], product=product_id, created_at=stamp)
-            product = Product.get_by_id(product_id)
-            index_products([product])
-            record(who, "update", "product", product_id, _label(values), changed)
-            return product
+            if version == product.version:  # nobody saved since the form was loaded
+                loaded = plain_values(before)
+            yours = {key: values[key] for key in EDITABLE
+                     if _plain(values[key]) != (loaded or plain_values(before))[key]}
+            theirs = [key for key in EDITABLE if loaded is None or _plain(before[key]) != loaded[key]]
+            clashes = [key for key in theirs if key in yours and _plain(yours[key]) != _plain(before[key])]
+            if clashes:
+                raise Conflict(product, clashes, yours)
+            after = {**before, **yours}
+            _check_unique(after, product_id)
+            changed = changes(before, after)
+            if changed:
+                _save(product_id, before, after, changed, who)
+            return [key for key in theirs if key not in yours]
     except IntegrityError:
         raise Invalid({"sku": _("This SKU or web address is already used by another product.")}) from None
 
 
-def changed_by_others(current: dict[str, Any], yours: dict[str, Any], seen: str) -> list[str]:
-    """The columns someone else changed since the form was loaded (from its
-    fingerprint); without a usable fingerprint, those that differ from what was typed."""
-    hashes = seen.split(".") if isinstance(seen, str) else []
-    if len(hashes) == len(EDITABLE):
-        now_hashes = fingerprint(current).split(".")
-        return [key for key, old, new in zip(EDITABLE, hashes, now_hashes) if old != new]
-    return [key for key in EDITABLE if _plain(current[key]) != _plain(yours.get(key))]
+def _save(product_id: int, before: dict[str, Any], after: dict[str, Any], changed: dict[str, list],
+          who: Actor) -> None:
+    stamp = now()
+    Product.update(**{key: after[key] for key in changed}, version=Product.version + 1,
+                   updated_at=stamp).where(Product.id == product_id).execute()
+    if "price_cents" in changed:  # the price history (PAngV §11), as Product.save keeps it
+        PriceChange.create(product=product_id, price_cents=after["price_cents"], changed_at=stamp)
+    if "slug" in changed:
+        # The old address answers with a redirect; the new one is nobody's old one.
+        SlugRedirect.delete().where(SlugRedirect.old_slug.in_([before["slug"], after["slug"]])).execute()
+        SlugRedirect.create(old_slug=before["slug"], product=product_id, created_at=stamp)
+    index_products([Product.get_by_id(product_id)])
+    record(who, "update", "product", product_id, _label(after), changed)
 
 
 DELETED, DEACTIVATED = "deleted", "deactivated"
@@ -416,13 +433,6 @@ async def load(product_id: int | None) -> EditData:
         raise HTTPException(404, "No such product.") from None
 
 
-@dataclass
-class ConflictRow:
-    label: str
-    current: str
-    yours: str
-
-
 def _shown(key: str, value: Any, categories: list[Category]) -> str:
     if value is None or value == "":
         return "–"
@@ -441,12 +451,17 @@ def _shown(key: str, value: Any, categories: list[Category]) -> str:
     return text if len(text) <= 160 else text[:159] + "…"
 
 
-def conflict_rows(form: ProductForm, conflict: Conflict, yours: dict[str, Any],
-                  categories: list[Category]) -> list[ConflictRow]:
+def conflict_form(conflict: Conflict, categories: list[Category]) -> ProductForm:
+    """The form on the product as saved now: the fields changed here keep their entries,
+    the others show the saved values, and each field changed by both says what is saved.
+    Saving it again keeps these entries on purpose."""
     current = stored_values(conflict.product)
-    return [ConflictRow(str(form[FORM_FIELD.get(key, key)].label.text),
-                        _shown(key, current[key], categories), _shown(key, yours.get(key), categories))
-            for key in conflict.fields]
+    form = ProductForm(data=form_data_of({**current, **conflict.yours}, conflict.product.version, current),
+                       categories=categories)
+    for key in conflict.fields:
+        form[FORM_FIELD.get(key, key)].errors = [
+            _("Saved by someone else in the meantime: %(value)s", value=_shown(key, current[key], categories))]
+    return form
 
 
 async def page(request: Request, data: EditData, form: ProductForm | None = None, *,
@@ -455,8 +470,11 @@ async def page(request: Request, data: EditData, form: ProductForm | None = None
     the state of the pictures' forms)."""
     if form is None:
         product = data.product
-        form = (ProductForm(data=form_data_of(product), categories=data.categories) if product
-                else NewProductForm(data={"active": True}, categories=data.categories))
+        if product:
+            values = stored_values(product)
+            form = ProductForm(data=form_data_of(values, product.version, values), categories=data.categories)
+        else:
+            form = NewProductForm(data={"active": True}, categories=data.categories)
     context = {"form": form, "product": data.product, "images": data.images, "movements": data.movements,
                "max_image_mb": request.app.state.settings.image_max_bytes / (1024 * 1024),
                **extra}
@@ -491,24 +509,25 @@ async def edit_product(request: Request):
     form = ProductForm(await form_data(request), categories=data.categories)
     if not form.validate():
         return await page(request, data, form, status_code=422)
-    values = form.values()
     try:
-        await run_db(update_product, product_id, values, whole_number(form.version.data), form.seen.data or "",
-                     actor(request))
+        kept = await run_db(update_product, product_id, form.values(), whole_number(form.version.data),
+                            loaded_values(form.original.data or ""), actor(request))
     except LookupError:
         raise HTTPException(404, "No such product.") from None
     except Invalid as refused:
         form.set_errors(refused.problems)
         return await page(request, data, form, status_code=422)
     except Conflict as conflict:
-        # What was typed stays; the form now carries the current version, so saving
-        # again keeps these values on purpose.
         data.product = conflict.product
-        form.version.data = str(conflict.product.version)
-        form.seen.data = fingerprint(stored_values(conflict.product))
-        rows = conflict_rows(form, conflict, values, data.categories)
-        return await page(request, data, form, status_code=409, conflict=rows)
-    flash(request, _("The changes are saved."), "success")
+        form = conflict_form(conflict, data.categories)
+        return await page(request, data, form, status_code=409,
+                          conflict=[form[FORM_FIELD.get(key, key)] for key in conflict.fields])
+    if kept:
+        labels = ", ".join(str(form[FORM_FIELD.get(key, key)].label.text) for key in kept)
+        flash(request, _("The changes are saved. Someone else had changed %(fields)s in the meantime; "
+                         "those changes are kept.", fields=labels), "success")
+    else:
+        flash(request, _("The changes are saved."), "success")
     return see_other(edit_url(request, product_id))
 
 

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from shop.audit.service import Actor, record_many
 from shop.db import db, is_sqlite, locked, now, write
-from shop.forms import decimal_number, euro_cents, whole_number
+from shop.forms import CONTROL as _CONTROL, CONTROL_IN_TEXT as _CONTROL_IN_TEXT, decimal_number, euro_cents, whole_number
 from shop.i18n import _
 
 from .gtin import valid_gtin
@@ -58,9 +58,6 @@ PRODUCT_COLUMNS = set(PRODUCT_HEADER)
 CATEGORY_COLUMNS = set(CATEGORY_HEADER)
 REQUIRED_PRODUCT_COLUMNS = {"sku", "name", "category", "price"}
 MULTI_LINE_COLUMNS = {"description", "warnings", "manufacturer", "responsible_person"}
-# Line breaks belong in texts only; no other control character (Unicode's Cc, Zl, Zp) anywhere.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 IMAGE_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".webp"}
 MAX_PRICE_CENTS = 100_000_000
 MAX_STOCK = 10_000_000
