@@ -28,7 +28,7 @@ BACKGROUND_ROWS = 20  # files with more rows go to the worker in these tests
 
 @pytest.fixture
 def settings(settings, tmp_path):
-    return dataclasses.replace(settings, import_dir=tmp_path / "imports", import_background_rows=BACKGROUND_ROWS)
+    return dataclasses.replace(settings, import_background_rows=BACKGROUND_ROWS)
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def test_a_file_with_bad_rows_lists_each_error_by_line_and_imports_nothing(admin
     text = text_of(page)
     assert "Diese Datei kann nicht importiert werden" in text
     assert "4 Probleme" in text and "Nichts wurde importiert" in text
-    assert "Zeile 3: Preis muss ein Euro-Betrag wie 12.90 sein" in text
+    assert "Zeile 3: Preis muss ein Euro-Betrag wie 12,90 sein" in text
     assert "Zeile 4: unbekannte Kategorie gibt-es-nicht" in text
     assert "Zeile 4: MwSt.-Satz muss 19 oder 7 sein" in text
     assert "Zeile 5: Artikelnummer OK-1 kommt in der Datei doppelt vor" in text
@@ -143,8 +143,9 @@ def test_changes_are_shown_before_and_after_then_imported_with_an_audit_trail(ad
     ]))
     text = text_of(page)
     assert "1 neu 1 geändert 1 unverändert" in text
-    assert "price : 24.90 → wird zu 26.90" in text and "stock : 12 → wird zu 10" in text
-    assert "Untersetzer" in text and "category : kueche" in text
+    assert "Preis: 24,90 € → wird zu 26,90 €" in text and "Bestand: 12 → wird zu 10" in text
+    assert "Untersetzer" in text and "Kategorie: kueche Preis: 3,50 €" in text
+    assert "price" not in text and "stock" not in text and "24.90" not in text
     assert text.count("Zeile") >= 3
     apply(admin, location)
     pot = Product.get_by_id(pot.id)
@@ -173,7 +174,7 @@ def test_a_column_left_out_keeps_that_field_and_a_new_slug_redirects(admin, kitc
     location, page = uploaded(admin, csv_bytes(
         [{"sku": "T-1", "slug": "teekanne-glas", "name": "Teekanne", "category": "kueche", "price": "19.90"}],
         header=header))
-    assert "stock" not in text_of(page).split("Geändert")[1]
+    assert "Bestand" not in text_of(page).split("Geändert")[1]
     apply(admin, location)
     pot = Product.get_by_id(pot.id)
     assert (pot.price_cents, pot.stock, pot.featured, pot.slug) == (1990, 7, True, "teekanne-glas")
@@ -335,12 +336,18 @@ def test_pictures_name_files_in_the_media_folder_and_may_not_leave_it(admin, kit
             .order_by(ProductImage.position)] == ["products/kanne.webp", "products/kanne-2.webp"]
 
 
+EXCEL_HINT = "Bitte speichern Sie sie in Excel mit „Speichern unter“ und dem Dateityp „CSV UTF-8 (durch Trennzeichen getrennt)“"
+
+
 @pytest.mark.parametrize("content,message", [
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", "Die Datei ist kein UTF-8-kodierter Text."),
-    ("sku,name\nT-1,Käse\n".encode("latin-1"), "Die Datei ist kein UTF-8-kodierter Text."),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", EXCEL_HINT),
+    ("sku;name;category;price\nT-1;Käse;kueche;4,50\n".encode("cp1252"),
+     "Die Datei ist nicht als UTF-8-Text gespeichert, ihre Umlaute würden falsch gelesen. " + EXCEL_HINT),
     (b"a;b\n1;2\n", "Unbekannte Datei"),
-    (b"sku,name\nT-1,Becher\n", "Fehlende Spalten: category, price"),
-    (",".join(PRODUCT_HEADER).encode() + b"\n", "Die Datei enthält keine Zeilen zum Importieren."),
+    (b"", "Die Datei ist leer. Sie braucht eine erste Zeile mit den Spaltennamen"),
+    (b"\xef\xbb\xbf\r\n\r\n", "Die Datei ist leer."),
+    (",".join(PRODUCT_HEADER).encode() + b"\n",
+     "Die Datei enthält nur ihre erste Zeile mit den Spaltennamen: Darunter steht keine Zeile zum Importieren."),
 ])
 def test_a_file_that_is_no_catalogue_is_refused_and_not_kept(admin, settings, content, message):
     response = upload(admin, content, name="bild.csv")
@@ -348,6 +355,63 @@ def test_a_file_that_is_no_catalogue_is_refused_and_not_kept(admin, settings, co
     assert message in response.text and 'aria-invalid="true"' in response.text
     assert ImportJob.select().count() == 0
     assert not list(settings.import_dir.iterdir())
+
+
+def test_a_stock_or_price_list_changes_products_in_the_shop_and_names_new_ones(admin, kitchen, make_product):
+    pot = make_product("Teekanne", sku="T-1", slug="teekanne", category=kitchen, price_cents=2490, stock=12,
+                       description="Aus Glas.", ean="4006381333931")
+    make_product("Tasse", sku="T-2", slug="tasse", category=kitchen, price_cents=500, stock=3)
+    location, page = uploaded(admin, csv_bytes([{"sku": "T-1", "stock": "1200"}, {"sku": "T-2", "stock": "3"}],
+                                               header=("sku", "stock"), sep=";"), "lager.csv")
+    text = text_of(page)
+    assert "0 neu 1 geändert 1 unverändert" in text
+    assert "Bestand: 12 → wird zu 1.200" in text and "Preis" not in text.split("Geändert")[1]
+    apply(admin, location)
+    pot = Product.get_by_id(pot.id)
+    assert (pot.stock, pot.price_cents, pot.name, pot.description, pot.ean) == (
+        1200, 2490, "Teekanne", "Aus Glas.", "4006381333931")
+    movement = StockMovement.select().where(StockMovement.product == pot).order_by(StockMovement.id.desc()).get()
+    assert (movement.change, movement.actor, movement.note) == (1188, ADMIN, "CSV-Import aus lager.csv")
+    assert "CSV-Import aus lager.csv" in admin.client.get(f"/admin/products/{pot.id}/stock").text
+
+    location, page = uploaded(admin, csv_bytes([{"sku": "T-1", "price": "19,90"}], header=("sku", "price"),
+                                               sep=";"), "preise.csv")
+    assert "Preis: 24,90 € → wird zu 19,90 €" in text_of(page)
+    apply(admin, location)
+    assert Product.get_by_id(pot.id).price_cents == 1990
+
+    # A SKU not in the shop needs name, category and price: the line says which are missing.
+    location, page = uploaded(admin, csv_bytes([{"sku": "T-1", "name": "Kanne", "stock": "5"},
+                                                {"sku": "NEU-1", "name": "Sieb", "stock": "5"}],
+                                               header=("sku", "name", "stock")))
+    text = text_of(page)
+    assert "1 Problem" in text and "Nichts wurde importiert" in text
+    assert ("Zeile 3: Artikelnummer NEU-1 gibt es im Shop noch nicht: Für ein neues Produkt braucht die Datei "
+            "die Spalten category, price") in text
+    assert Product.get_by_id(pot.id).stock == 1200
+
+
+def test_the_preview_names_ean_reorder_level_and_flags_in_german(admin, kitchen, make_product):
+    make_product("Teekanne", sku="T-1", slug="teekanne", category=kitchen, price_cents=2490, stock=12,
+                 low_stock_threshold=4, featured=True)
+    header = ("sku", "ean", "low_stock_threshold", "featured", "vat_rate", "content_quantity", "content_unit")
+    location, page = uploaded(admin, csv_bytes([
+        {"sku": "T-1", "ean": "4006381333931", "low_stock_threshold": "", "featured": "0", "vat_rate": "7",
+         "content_quantity": "1,25", "content_unit": "l"},
+    ], header=header, sep=";"))
+    text = text_of(page)
+    assert "EAN: – → wird zu 4006381333931" in text
+    assert "Meldebestand: 4 → wird zu Standard des Shops" in text
+    assert "Hervorgehoben: ja → wird zu nein" in text and "MwSt.-Satz: 19 % → wird zu 7 %" in text
+    assert "Inhalt: – → wird zu 1,25" in text and "Einheit: – → wird zu l" in text
+    location, page = uploaded(admin, csv_bytes([product_row(sku="T-5", ean="96385074", low_stock_threshold="1000")]))
+    assert "EAN: 96385074 Meldebestand: 1.000" in text_of(page)
+    _location, page = uploaded(admin, csv_bytes([{"sku": "T-1", "ean": "4006381333932",
+                                                  "low_stock_threshold": "viele"}], header=("sku", "ean",
+                                                                                           "low_stock_threshold")))
+    text = text_of(page)
+    assert "Zeile 2: EAN muss 8 oder 13 Ziffern mit der richtigen Prüfziffer haben" in text
+    assert "Zeile 2: Meldebestand (low_stock_threshold) muss eine ganze Zahl von 0 bis 1.000.000 sein" in text
 
 
 def test_an_upload_without_a_file_is_refused(admin):

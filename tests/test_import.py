@@ -92,10 +92,38 @@ def test_files_that_are_not_a_catalogue_are_refused(tmp_path, settings, kitchen)
     other.write_text("a,b\n1,2\n")
     with pytest.raises(ImportFailed):
         import_csv(other, settings.media_dir)
-    missing = write_csv(tmp_path / "m.csv", [{"sku": "X", "name": "Y"}], header=["sku", "name"])
+    latin = tmp_path / "excel.csv"
+    latin.write_bytes("sku;name\nT-1;Käse\n".encode("cp1252"))
     with pytest.raises(ImportFailed) as failure:
-        import_csv(missing, settings.media_dir)
-    assert "category" in failure.value.errors[0] and "price" in failure.value.errors[0]
+        import_csv(latin, settings.media_dir)
+    assert "„CSV UTF-8 (durch Trennzeichen getrennt)“" in failure.value.errors[0]
+    empty = tmp_path / "leer.csv"
+    empty.write_bytes(b"\r\n")
+    with pytest.raises(ImportFailed) as failure:
+        import_csv(empty, settings.media_dir)
+    assert failure.value.errors[0].startswith("Die Datei ist leer.")
+
+
+def test_a_product_in_the_shop_needs_only_its_sku_and_the_columns_that_change(tmp_path, settings, kitchen):
+    import_csv(write_csv(tmp_path / "p.csv", [product_row(description="Aus Glas.")]), settings.media_dir)
+    result = import_csv(write_csv(tmp_path / "lager.csv", [{"sku": "T-1", "stock": "30"}],
+                                  header=["sku", "stock"]), settings.media_dir)
+    assert (result.created, result.updated) == (0, 1)
+    pot = Product.get(Product.sku == "T-1")
+    assert (pot.stock, pot.price_cents, pot.name, pot.description) == (30, 2490, "Teekanne Glas 1,2 l", "Aus Glas.")
+    import_csv(write_csv(tmp_path / "preise.csv", [{"sku": "T-1", "price": "19,90"}], header=["sku", "price"]),
+               settings.media_dir)
+    assert (Product.get(Product.sku == "T-1").price_cents, Product.get(Product.sku == "T-1").stock) == (1990, 30)
+
+    # A new SKU needs name, category and price: its line says so, and nothing is imported.
+    new = write_csv(tmp_path / "neu.csv", [{"sku": "T-1", "name": "Kanne", "stock": "5"},
+                                           {"sku": "T-9", "name": "Sieb", "stock": "5"}],
+                    header=["sku", "name", "stock"])
+    with pytest.raises(ImportFailed) as failure:
+        import_csv(new, settings.media_dir)
+    assert failure.value.errors == ["Zeile 3: Artikelnummer T-9 gibt es im Shop noch nicht: Für ein neues Produkt "
+                                    "braucht die Datei die Spalten category, price"]
+    assert Product.get(Product.sku == "T-1").stock == 30
 
 
 def test_categories_file_builds_two_levels(tmp_path, settings, database):
@@ -182,7 +210,7 @@ def test_names_with_line_breaks_and_other_scripts_digits_are_refused(tmp_path, s
     for line in range(2, 9):
         assert f"Zeile {line}:" in errors
     assert "Zeile 9:" not in errors  # line breaks in texts are fine
-    assert "name muss eine Zeile ohne Steuerzeichen sein" in errors
+    assert "Zeile 2: Name muss eine Zeile ohne Steuerzeichen sein" in errors
     assert Product.select().count() == 0
 
 

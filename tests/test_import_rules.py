@@ -17,7 +17,7 @@ CATEGORIES = {"kueche": 1, "garten": 2}
 SKU_RULE = "Artikelnummer fehlt: Buchstaben, Ziffern, „.“, „_“ oder „-“, höchstens 64 Zeichen"
 NAME_RULE = "Name fehlt (höchstens 200 Zeichen)"
 SLUG_RULE = "Slug darf nur Kleinbuchstaben, Ziffern und Bindestriche enthalten"
-PRICE_RULE = "Preis muss ein Euro-Betrag wie 12.90 sein"
+PRICE_RULE = "Preis muss ein Euro-Betrag wie 12,90 sein"
 VAT_RULE = "MwSt.-Satz muss 19 oder 7 sein"
 STOCK_RULE = "Bestand muss eine ganze Zahl ab 0 sein"
 QUANTITY_RULE = "Inhaltsmenge muss eine positive Zahl sein"
@@ -103,7 +103,7 @@ def test_the_category_must_exist(validate):
     values, problems = validate(category="garten")
     assert problems == [] and values["category"] == 2
     assert validate(category="gibt-es-nicht")[1] == ["unbekannte Kategorie gibt-es-nicht"]
-    assert validate(category="")[1] == ["unbekannte Kategorie ''"]
+    assert validate(category="")[1] == ["Kategorie fehlt"]
     assert validate(category="Kueche")[1] == ["unbekannte Kategorie Kueche"]
 
 
@@ -161,8 +161,8 @@ def test_active_and_featured_default_to_on_sale_and_not_featured(validate):
 
 @pytest.mark.parametrize("text", ["2", "-1", "vielleicht", "on", "wahr"])
 def test_other_flags_are_refused(validate, text):
-    assert validate(active=text)[1] == ["active muss 1 oder 0 sein"]
-    assert validate(featured=text)[1] == ["featured muss 1 oder 0 sein"]
+    assert validate(active=text)[1] == ["Aktiv (active) muss 1 oder 0 sein"]
+    assert validate(featured=text)[1] == ["Hervorgehoben (featured) muss 1 oder 0 sein"]
 
 
 @pytest.mark.parametrize("quantity,unit,stored", [
@@ -265,19 +265,30 @@ def test_every_problem_of_a_row_is_reported_at_once(validate):
 
 # -- control characters -------------------------------------------------------------
 
-@pytest.mark.parametrize("column", ["sku", "slug", "name", "category", "price", "image", "product_identifier"])
+# A column in a message: its German name and, where that differs, the column's name in the file.
+@pytest.mark.parametrize("column,named", [
+    ("sku", "Artikelnummer (sku)"), ("slug", "Webadresse (Slug)"), ("name", "Name"),
+    ("category", "Kategorie (category)"), ("price", "Preis (price)"), ("image", "Bilder (image)"),
+    ("product_identifier", "Produktkennung (product_identifier)"), ("ean", "EAN"),
+    ("low_stock_threshold", "Meldebestand (low_stock_threshold)"),
+])
 @pytest.mark.parametrize("char", ["\n", "\r", "\t", "\x00", "\x07", "\x1b", "\x7f", "\x85", "\u2028", "\u2029"])
-def test_one_line_columns_refuse_line_breaks_and_control_characters(column, char):
+def test_one_line_columns_refuse_line_breaks_and_control_characters(column, named, char):
     with in_language("de"):
-        assert _control_characters({column: f"a{char}b"}) == [f"{column} muss eine Zeile ohne Steuerzeichen sein"]
+        assert _control_characters({column: f"a{char}b"}) == [f"{named} muss eine Zeile ohne Steuerzeichen sein"]
 
 
-@pytest.mark.parametrize("column", ["description", "warnings", "manufacturer", "responsible_person"])
-def test_text_columns_take_line_breaks_and_tabs_but_no_other_control_characters(column):
+@pytest.mark.parametrize("column,named", [
+    ("description", "Beschreibung (description)"),
+    ("warnings", "Warnhinweise und Sicherheitsinformationen (warnings)"),
+    ("manufacturer", "Hersteller (manufacturer)"),
+    ("responsible_person", "Verantwortliche Person in der EU (responsible_person)"),
+])
+def test_text_columns_take_line_breaks_and_tabs_but_no_other_control_characters(column, named):
     with in_language("de"):
         assert _control_characters({column: "Erster Absatz.\r\n\r\nZweiter\tAbsatz.\n"}) == []
         for char in ("\x00", "\x07", "\x1b", "\x7f", "\x85", "\u2028", "\u2029"):
-            assert _control_characters({column: f"a{char}b"}) == [f"{column} darf keine Steuerzeichen enthalten"]
+            assert _control_characters({column: f"a{char}b"}) == [f"{named} darf keine Steuerzeichen enthalten"]
 
 
 def test_ordinary_text_has_no_control_characters():
@@ -286,7 +297,8 @@ def test_ordinary_text_has_no_control_characters():
 
 def test_a_control_character_in_a_row_is_reported_per_column(validate):
     problems = validate(name="Teekanne\x07", slug="teekanne", warnings="Heiß!\x1b")[1]
-    assert problems == ["name muss eine Zeile ohne Steuerzeichen sein", "warnings darf keine Steuerzeichen enthalten"]
+    assert problems == ["Name muss eine Zeile ohne Steuerzeichen sein",
+                        "Warnhinweise und Sicherheitsinformationen (warnings) darf keine Steuerzeichen enthalten"]
 
 
 # -- slugs from names -----------------------------------------------------------------

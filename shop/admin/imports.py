@@ -9,6 +9,7 @@ import format, streamed a thousand rows at a time, and import back unchanged.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal, InvalidOperation
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -21,11 +22,13 @@ from shop.admin.table import PAGE_SIZES, Column, Filter, Table
 from shop.catalog import import_jobs
 from shop.catalog.import_jobs import Abandoned, FileTooLarge
 from shop.catalog.importer import (
-    CREATE, SAMPLE_ROWS, UNCHANGED, UPDATE, ImportFailed, export_categories, export_header, export_products,
+    COLUMN_LABELS, CREATE, SAMPLE_ROWS, UNCHANGED, UPDATE, ImportFailed, export_categories, export_header,
+    export_products,
 )
 from shop.catalog.models import ImportJob
 from shop.db import run_db
-from shop.i18n import SHOP_TIMEZONE, _, get_locale
+from shop.forms import euro_cents
+from shop.i18n import SHOP_TIMEZONE, _, format_money, format_number, get_locale
 from shop.i18n import lazy_gettext as _l
 from shop.security import BodyTooLarge
 from shop.web import flash, is_htmx, render, see_other, url_path
@@ -89,7 +92,7 @@ async def upload(request: Request):
     settings = request.app.state.settings
     form = await request.form()  # read (the file spooled to disk) by the CSRF check
     file = form.get("file")
-    if not isinstance(file, UploadFile) or not file.filename or not file.size:
+    if not isinstance(file, UploadFile) or not file.filename:  # an empty file: receive says so
         return await index(request, _("Please choose a CSV file."), 422)
     if file.size > settings.import_max_bytes:
         return await index(request, FileTooLarge(settings.import_max_bytes).errors[0], 413)
@@ -151,7 +154,30 @@ async def apply(request: Request):
 
 def _labels() -> dict:
     return {"state_labels": STATE_LABELS, "kind_labels": KIND_LABELS, "running": import_jobs.RUNNING,
-            "CREATE": CREATE, "UPDATE": UPDATE, "UNCHANGED": UNCHANGED, "sample_rows": SAMPLE_ROWS}
+            "CREATE": CREATE, "UPDATE": UPDATE, "UNCHANGED": UNCHANGED, "sample_rows": SAMPLE_ROWS,
+            "column_labels": COLUMN_LABELS, "shown": _shown}
+
+
+def _shown(column: str, text: str | None) -> str:
+    """A value of the preview (as the file has it, amounts with a point) as an admin reads
+    it: amounts and numbers in the shop's language, yes or no, "–" for none."""
+    if not text:
+        return _("the shop’s default") if column == "low_stock_threshold" and text == "" else "–"
+    try:
+        if column == "price":
+            cents = euro_cents(text, grouped_thousands=False)
+            return format_money(cents) if cents is not None else text
+        if column in ("stock", "position", "low_stock_threshold"):
+            return format_number(int(text))
+        if column == "content_quantity":
+            return format_number(Decimal(text))
+    except (ValueError, InvalidOperation):
+        return text
+    if column == "vat_rate":
+        return f"{text} %"
+    if column in ("active", "featured"):
+        return _("yes") if text == "1" else _("no")
+    return text
 
 
 def _megabytes(size: int) -> str:

@@ -28,7 +28,7 @@ from shop.config import Settings
 from shop.db import now, write
 from shop.i18n import DEFAULT_LOCALE, _, in_language
 
-from .importer import CsvFile, Images, ImportFailed, ImportResult, apply, check, open_csv
+from .importer import CsvFile, Images, ImportFailed, ImportResult, apply, check, not_utf8, open_csv
 from .models import ImportJob
 
 log = logging.getLogger("shop.imports")
@@ -65,7 +65,8 @@ def receive(settings: Settings, source: BinaryIO, filename: str, created_by: str
         file = open_csv(path)
         total = file.count()
         if not total:
-            raise ImportFailed([_("The file has no rows to import.")])
+            raise ImportFailed([_("The file has only its first line, the column names: there is no row "
+                                  "below it to import.")])
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -94,14 +95,14 @@ def _copy_text(source: BinaryIO, path: Path, max_bytes: int) -> None:
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError:
-                raise ImportFailed([_("The file is not UTF-8 encoded text.")]) from None
+                raise ImportFailed([not_utf8()]) from None
             if b"\x00" in chunk:
-                raise ImportFailed([_("The file is not UTF-8 encoded text.")])
+                raise ImportFailed([not_utf8()])
             target.write(chunk)
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise ImportFailed([_("The file is not UTF-8 encoded text.")]) from None
+        raise ImportFailed([not_utf8()]) from None
 
 
 def _display_name(filename: str) -> str:
@@ -171,7 +172,7 @@ def run_apply(job_id: int, settings: Settings, claimed_at: dt.datetime) -> None:
     with in_language((job.preview or {}).get("locale", DEFAULT_LOCALE)):
         try:
             apply(_file(job), Images.in_media_folder(settings.media_dir), actor=actor,
-                  stock_actor=actor.email, total=job.total_rows, skip=job.done_rows, result=result,
+                  stock_actor=actor.email, filename=job.filename, total=job.total_rows, skip=job.done_rows, result=result,
                   after_chunk=progress)
             errors: list[str] = []
         except ImportFailed as failure:  # the catalogue changed since the check

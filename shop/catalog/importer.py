@@ -39,6 +39,7 @@ from shop.audit.service import Actor, record_many
 from shop.db import db, is_sqlite, locked, now, write
 from shop.forms import CONTROL as _CONTROL, CONTROL_IN_TEXT as _CONTROL_IN_TEXT, decimal_number, euro_cents, whole_number
 from shop.i18n import _
+from shop.i18n import lazy_gettext as _l
 
 from .gtin import valid_gtin
 from .models import (
@@ -56,7 +57,18 @@ PRODUCT_HEADER = (
 CATEGORY_HEADER = ("slug", "name", "parent", "position", "description", "active")
 PRODUCT_COLUMNS = set(PRODUCT_HEADER)
 CATEGORY_COLUMNS = set(CATEGORY_HEADER)
-REQUIRED_PRODUCT_COLUMNS = {"sku", "name", "category", "price"}
+# What a new product needs; for one that exists every column but the SKU may be left out.
+NEW_PRODUCT_COLUMNS = ("name", "category", "price")
+# The columns as an admin reads them (the preview, the messages).
+COLUMN_LABELS = {
+    "sku": _l("SKU"), "slug": _l("Web address (slug)"), "name": _l("Name"), "description": _l("Description"),
+    "category": _l("Category"), "price": _l("Price"), "vat_rate": _l("VAT rate"), "stock": _l("Stock level"),
+    "active": _l("Active"), "content_quantity": _l("Content"), "content_unit": _l("Unit"),
+    "manufacturer": _l("Manufacturer"), "responsible_person": _l("Responsible person in the EU"),
+    "product_identifier": _l("Product identifier"), "warnings": _l("Warnings and safety information"),
+    "image": _l("Pictures"), "featured": _l("Featured"), "ean": _l("EAN"),
+    "low_stock_threshold": _l("Reorder level"), "parent": _l("Parent category"), "position": _l("Position"),
+}
 MULTI_LINE_COLUMNS = {"description", "warnings", "manufacturer", "responsible_person"}
 IMAGE_SUFFIXES = {".svg", ".png", ".jpg", ".jpeg", ".webp"}
 MAX_PRICE_CENTS = 100_000_000
@@ -177,14 +189,24 @@ class CsvFile:
                     if done > skip:
                         yield line, {k: _unguarded(v.strip()) for k, v in zip(self.header, fields) if k}
         except UnicodeDecodeError:
-            raise ImportFailed([_("The file is not UTF-8 encoded text.")]) from None
-        except csv.Error as error:
-            raise ImportFailed([_("Line %(line)d: %(problem)s", line=line + 1,
-                                  problem=_("The file is not valid CSV: %(error)s", error=str(error)))]) from None
+            raise ImportFailed([not_utf8()]) from None
+        except csv.Error:
+            raise ImportFailed([_("Line %(line)d: %(problem)s", line=line + 1, problem=not_csv())]) from None
 
     def count(self) -> int:
         """The number of data rows."""
         return sum(1 for _row in self.rows())
+
+
+def not_utf8() -> str:
+    """What to do with a file in another encoding: Excel's plain "CSV" is Windows-1252."""
+    return _("The file is not saved as UTF-8 text, so its umlauts would be read wrongly. In Excel, choose "
+             "“Save as” and the file type “CSV UTF-8 (Comma delimited)”, then upload "
+             "the file again.")
+
+
+def not_csv() -> str:
+    return _("The file is not valid CSV here: a quotation mark may be missing, or a cell is too long.")
 
 
 def open_csv(path: Path) -> CsvFile:
@@ -195,23 +217,23 @@ def open_csv(path: Path) -> CsvFile:
         with path.open(newline="", encoding="utf-8-sig") as f:
             first = f.readline(64 * 1024)
     except UnicodeDecodeError:
-        raise ImportFailed([_("The file is not UTF-8 encoded text.")]) from None
+        raise ImportFailed([not_utf8()]) from None
     if "\x00" in first:
-        raise ImportFailed([_("The file is not UTF-8 encoded text.")])
+        raise ImportFailed([not_utf8()])
+    if not first.strip():
+        raise ImportFailed([_("The file is empty. It needs a first line with the column names (such as sku, "
+                              "name, category, price) and a line for each product or category below it.")])
     delimiter = ";" if first.count(";") > first.count(",") else ","
     try:
         names = next(csv.reader([first], delimiter=delimiter), [])
-    except csv.Error as error:
-        raise ImportFailed([_("The file is not valid CSV: %(error)s", error=str(error))]) from None
+    except csv.Error:
+        raise ImportFailed([not_csv()]) from None
     header = tuple(name.strip().lower() for name in names)
     twice = sorted({name for name in header if name and header.count(name) > 1})
     if twice:
         raise ImportFailed([_("Columns appear twice: %(columns)s", columns=", ".join(twice))])
     columns = set(header)
     if "sku" in columns:
-        missing = REQUIRED_PRODUCT_COLUMNS - columns
-        if missing:
-            raise ImportFailed([_("Missing columns: %(columns)s", columns=", ".join(sorted(missing)))])
         return CsvFile(path, "products", header, delimiter)
     if {"slug", "name"} <= columns:
         return CsvFile(path, "categories", header, delimiter)
@@ -291,11 +313,12 @@ AfterChunk = Callable[[int, ImportResult], None]
 
 
 def apply(file: CsvFile, images: Images, *, actor: Actor | None = None, stock_actor: str = "import",
-          progress: Progress | None = None, total: int = 0, skip: int = 0,
+          filename: str = "", progress: Progress | None = None, total: int = 0, skip: int = 0,
           result: ImportResult | None = None, after_chunk: AfterChunk | None = None) -> ImportResult:
     """Import the file, chunk by chunk, each in its own transaction, checking each chunk
-    again against what is stored now. `actor` gets an audit entry per changed row;
-    `skip` rows at the start were imported already (`result` counts them), and
+    again against what is stored now. `actor` gets an audit entry per changed row; a
+    stock it sets is booked for `stock_actor`, noted with the file's name (`filename`
+    as the admin uploaded it, else the file's own); `skip` rows at the start were imported already (`result` counts them), and
     `after_chunk(rows done, result)` runs inside each chunk's transaction (to keep a
     job's progress with what was written). Raises ImportFailed, having written nothing
     of that chunk, when the data changed since the check."""
@@ -314,6 +337,7 @@ def apply(file: CsvFile, images: Images, *, actor: Actor | None = None, stock_ac
         progress("import", done, done)
         return result
     rows = _ProductRows(file, images)
+    booked = {"actor": stock_actor, "note": _("CSV import of %(file)s", file=filename or file.path.name)[:255]}
     for chunk in _chunks(file.rows(skip=skip), CHUNK_ROWS):
         if not images.in_media:  # copied before the transaction; a bad name is no path
             for _line, row in chunk:
@@ -324,7 +348,7 @@ def apply(file: CsvFile, images: Images, *, actor: Actor | None = None, stock_ac
             planned, errors = rows.plan(chunk, lock=True)
             if errors:
                 raise ImportFailed([text for _line, text in errors])
-            rows.write(planned, actor, stock_actor, result)
+            rows.write(planned, actor, booked, result)
             done += len(planned)
             if after_chunk:
                 after_chunk(done, result)
@@ -362,7 +386,7 @@ class _CategoryRows:
                 problems.append(_("position must be a whole number"))
             active = _flag(row.get("active"), True)
             if active is None:
-                problems.append(_("%(column)s must be 1 or 0", column="active"))
+                problems.append(_("%(column)s must be 1 or 0", column=_column_name("active")))
             values = {"slug": slug, "name": row.get("name", ""), "position": position,
                       "description": row.get("description", ""), "active": active,
                       "parent": row.get("parent", "") if "parent" in self.present else stored_parent.get(slug, "")}
@@ -453,6 +477,7 @@ class _ProductRows:
     def __init__(self, file: CsvFile, images: Images):
         self.images = images
         self.present = set(file.header) & PRODUCT_COLUMNS
+        self.missing = [column for column in NEW_PRODUCT_COLUMNS if column not in self.present]
         self.categories = _pairs(Category.select(Category.slug, Category.id))
         self.category_slug = {id_: slug for slug, id_ in self.categories.items()}
         self.seen_skus: set[str] = set()
@@ -467,10 +492,16 @@ class _ProductRows:
         validated = []
         for line, row in chunk:
             known = stored.get(row.get("sku", ""))
+            if known is None and self.missing:
+                validated.append((line, {"sku": row.get("sku", ""), "slug": row.get("slug", "")}, [_(
+                    "SKU %(sku)s is not in the shop yet: for a new product the file needs the columns "
+                    "%(columns)s", sku=row.get("sku", ""), columns=", ".join(self.missing))]))
+                continue
             if known and not row.get("slug"):
                 row["slug"] = known["slug"]  # an existing product keeps its address
             validated.append((line, *_validate_product(row, self.categories, self.images.folder,
-                                                       self.images.in_media, self.real_dirs)))
+                                                       self.images.in_media, self.real_dirs,
+                                                       self._left_out(known))))
         slugs = [values["slug"] for _line, values, _p in validated if values.get("slug")]
         slug_owner = _pairs(Product.select(Product.slug, Product.sku).where(Product.slug.in_(slugs)))
         planned, errors = [], []
@@ -491,6 +522,15 @@ class _ProductRows:
             planned.append(self._compare(line, values, stored.get(sku), galleries))
         return planned, errors
 
+    def _left_out(self, known: dict | None) -> dict[str, str]:
+        """The stored values of the columns a new product needs and the file leaves out
+        (an existing product keeps them)."""
+        if known is None or not self.missing:
+            return {}
+        stored = {"name": known["name"], "category": self.category_slug[known["category"]],
+                  "price": _money_text(known["price_cents"], decimal_comma=False)}
+        return {column: stored[column] for column in self.missing}
+
     def _compare(self, line: int, values: dict, stored: dict | None, galleries: dict) -> Planned:
         gallery = [self.images.stored_name(path) for path in values["images"]]
         new = _product_text(values, self.category_slug[values["category"]], gallery)
@@ -505,15 +545,16 @@ class _ProductRows:
         return Planned(line, values["sku"], values["name"], UPDATE if changes else UNCHANGED, changes,
                        values, stored, gallery, stored_images)
 
-    def write(self, planned: list[Planned], actor: Actor | None, stock_actor: str,
+    def write(self, planned: list[Planned], actor: Actor | None, booked: dict[str, str],
               result: ImportResult) -> None:
-        """Write one checked chunk; call inside its transaction."""
+        """Write one checked chunk; call inside its transaction. `booked`: the actor and
+        note of its stock movements."""
         at = now()
         creates = [p for p in planned if p.action == CREATE]
         updates = [p for p in planned if p.action == UPDATE]
         result.unchanged += len(planned) - len(creates) - len(updates)
-        ids = self._create(creates, stock_actor, at) if creates else {}
-        ids.update(self._update(updates, stock_actor, at))
+        ids = self._create(creates, booked, at) if creates else {}
+        ids.update(self._update(updates, booked, at))
         result.created += len(creates)
         result.updated += len(updates)
         searched = [row for row in creates + updates
@@ -523,7 +564,7 @@ class _ProductRows:
             record_many(actor, "import", "product", [(ids[row.key], row.name, row.changes)
                                                      for row in creates + updates])
 
-    def _create(self, rows: list[Planned], stock_actor: str, at: dt.datetime) -> dict[str, int]:
+    def _create(self, rows: list[Planned], booked: dict[str, str], at: dt.datetime) -> dict[str, int]:
         _insert(Product, [{**_product_fields(row.values), "image": row.gallery[0] if row.gallery else "",
                            "created_at": at, "updated_at": at} for row in rows])
         ids = _pairs(Product.select(Product.sku, Product.id).where(Product.sku.in_([r.key for r in rows])))
@@ -531,7 +572,7 @@ class _ProductRows:
         _insert(PriceChange, [{"product": ids[r.key], "price_cents": r.values["price_cents"], "changed_at": at}
                               for r in rows])
         _insert(StockMovement, [{"product": ids[r.key], "change": r.values["stock"], "reason": STOCKTAKING,
-                                 "actor": stock_actor, "note": "import", "created_at": at}
+                                 **booked, "created_at": at}
                                 for r in rows if r.values["stock"]])
         _insert(ProductImage, [{"product": ids[r.key], "filename": name, "alt": r.name[:255], "position": i}
                                for r in rows for i, name in enumerate(r.gallery)])
@@ -539,7 +580,7 @@ class _ProductRows:
         SlugRedirect.delete().where(SlugRedirect.old_slug.in_([r.values["slug"] for r in rows])).execute()
         return ids
 
-    def _update(self, rows: list[Planned], stock_actor: str, at: dt.datetime) -> dict[str, int]:
+    def _update(self, rows: list[Planned], booked: dict[str, str], at: dt.datetime) -> dict[str, int]:
         """Write the changed fields, grouped by which fields change (one statement each);
         a new stock as a stocktaking in the ledger, a new price in the price history."""
         groups: dict[tuple[str, ...], list[list]] = {}
@@ -557,8 +598,7 @@ class _ProductRows:
                 # from the stored count to the new one (stock.set_count, for a chunk).
                 values["stock"] = row.values["stock"]
                 movements.append({"product": product_id, "change": row.values["stock"] - row.stored["stock"],
-                                  "reason": STOCKTAKING, "actor": stock_actor, "note": "import",
-                                  "created_at": at})
+                                  "reason": STOCKTAKING, **booked, "created_at": at})
             if "price" in row.changes:
                 prices.append({"product": product_id, "price_cents": row.values["price_cents"], "changed_at": at})
             if "image" in row.changes:
@@ -657,10 +697,13 @@ def _image_names(row: Mapping[str, str]) -> list[str]:
 # -- one row --------------------------------------------------------------------------
 
 def _validate_product(row: dict, categories: Mapping[str, int], csv_dir: Path,
-                      in_media: bool = False, real_dirs: dict[Path, Path] | None = None) -> tuple[dict, list[str]]:
+                      in_media: bool = False, real_dirs: dict[Path, Path] | None = None,
+                      left_out: Mapping[str, str] | None = None) -> tuple[dict, list[str]]:
     """The values of one product row and its problems (in the current language).
-    Image names are relative to `csv_dir` (the media folder, if `in_media`)."""
+    Image names are relative to `csv_dir` (the media folder, if `in_media`); `left_out`
+    has the stored text of columns the file leaves out."""
     problems: list[str] = _control_characters(row)
+    row = {**(left_out or {}), **row}
     values: dict = {}
 
     sku = row.get("sku", "")
@@ -680,8 +723,10 @@ def _validate_product(row: dict, categories: Mapping[str, int], csv_dir: Path,
 
     values["description"] = row.get("description", "")
     category = row.get("category", "")
-    if category not in categories:
-        problems.append(_("unknown category %(slug)s", slug=category or "''"))
+    if not category:
+        problems.append(_("category is required"))
+    elif category not in categories:
+        problems.append(_("unknown category %(slug)s", slug=category))
     values["category"] = categories.get(category)
 
     price = _cents(row.get("price", ""))
@@ -702,7 +747,7 @@ def _validate_product(row: dict, categories: Mapping[str, int], csv_dir: Path,
     for flag, default in (("active", True), ("featured", False)):
         value = _flag(row.get(flag), default)
         if value is None:
-            problems.append(_("%(column)s must be 1 or 0", column=flag))
+            problems.append(_("%(column)s must be 1 or 0", column=_column_name(flag)))
         values[flag] = value
 
     quantity_text, unit = row.get("content_quantity", ""), row.get("content_unit", "")
@@ -752,10 +797,17 @@ def _control_characters(row: Mapping[str, str]) -> list[str]:
     for column, value in row.items():
         if column in MULTI_LINE_COLUMNS:
             if _CONTROL_IN_TEXT.search(value):
-                problems.append(_("%(column)s must not contain control characters", column=column))
+                problems.append(_("%(column)s must not contain control characters", column=_column_name(column)))
         elif _CONTROL.search(value):
-            problems.append(_("%(column)s must be one line without control characters", column=column))
+            problems.append(_("%(column)s must be one line without control characters",
+                              column=_column_name(column)))
     return problems
+
+
+def _column_name(column: str) -> str:
+    """A column in a message: its label and, to find it in the file, its name."""
+    label = str(COLUMN_LABELS.get(column, column))
+    return label if column.lower() in label.lower() else f"{label} ({column})"
 
 
 def _image_problem(folder: Path, name: str, in_media: bool = False,
