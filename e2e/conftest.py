@@ -53,14 +53,14 @@ def _wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 60
 
 @pytest.fixture(scope="session")
 def shop_env(tmp_path_factory) -> dict:
-    """The environment the shop runs in: its database, media and secret."""
+    """The environment the shop runs in: its database, media, uploaded files and secret."""
     data = tmp_path_factory.mktemp("shop")
     # The browser stands behind a "proxy" (itself) that names a client address of its
     # own per test, so per-client rate limits count each journey apart.
     # Mail is delivered by the journeys themselves (run_worker, to a real SMTP inbox), not
     # by the demo's own worker rounds.
     env = dict(os.environ, DEBUG="1", SECRET_KEY="e2e-secret", MEDIA_DIR=str(data / "media"),
-               TRUSTED_PROXIES="127.0.0.1", WORKER_IN_PROCESS="0")
+               IMPORT_DIR=str(data / "imports"), TRUSTED_PROXIES="127.0.0.1", WORKER_IN_PROCESS="0")
     env.pop("SMTP_HOST", None)
     if env.get("DATABASE_URL", "").startswith("postgres"):
         env["DEMO_DATABASE_URL"] = env["DATABASE_URL"]

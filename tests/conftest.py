@@ -23,7 +23,8 @@ DEMO_CSV = Path(__file__).resolve().parent.parent / "data" / "csv"
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     url = POSTGRES_URL if POSTGRES_URL.startswith("postgres") else f"sqlite:///{tmp_path / 'shop.sqlite3'}"
-    return Settings(database_url=url, secret_key="test-secret-key", media_dir=tmp_path / "media")
+    return Settings(database_url=url, secret_key="test-secret-key", media_dir=tmp_path / "media",
+                    import_dir=tmp_path / "imports")
 
 
 def migrated_app(settings: Settings):
