@@ -182,3 +182,9 @@ def test_a_search_without_words_finds_nothing(client, shelf, query):
     html = client.get("/products", params={"q": query}).text
     assert names(html) == []
     assert "0 Treffer" in html
+
+
+def test_a_product_is_found_by_its_ean(client, make_product):
+    make_product("Bratpfanne Edelstahl", ean="4009126001379")
+    make_product("Kochtopf", ean="4009126001744")
+    assert names(client.get("/products", params={"q": "4009126001379"}).text) == ["Bratpfanne Edelstahl"]

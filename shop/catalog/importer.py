@@ -89,7 +89,7 @@ SAMPLE_ROWS = 20  # the first rows of each kind that a preview shows
 MAX_ERRORS = 1000  # a preview lists this many; it counts them all
 CREATE, UPDATE, UNCHANGED = "create", "update", "unchanged"
 # The columns whose change needs the product's full-text entry renewed.
-SEARCHED_COLUMNS = {"name", "description", "category", "sku", "product_identifier", "manufacturer"}
+SEARCHED_COLUMNS = {"name", "description", "category", "sku", "product_identifier", "ean", "manufacturer"}
 
 Progress = Callable[[str, int, int], None]
 
@@ -687,7 +687,8 @@ def _as_product(product_id: int, row: Planned) -> Product:
                                    for k in row.changes if k in _PRODUCT_FIELDS}}
     return Product(id=product_id, category=values["category"], name=values["name"],
                    description=values["description"], sku=values["sku"],
-                   product_identifier=values["product_identifier"], manufacturer=values["manufacturer"])
+                   product_identifier=values["product_identifier"], ean=values["ean"],
+                   manufacturer=values["manufacturer"])
 
 
 def _image_names(row: Mapping[str, str]) -> list[str]:

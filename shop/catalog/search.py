@@ -81,7 +81,7 @@ def _documents(products: Iterable[Product]) -> list[tuple[int, str, str]]:
         parent = categories.get(category.parent_id)
         body = " ".join(
             filter(None, [p.description, category.name, parent and parent.name, p.sku,
-                          p.product_identifier, p.manufacturer.split(",")[0]])
+                          p.product_identifier, p.ean, p.manufacturer.split(",")[0]])
         )
         rows.append((p.id, searchable(p.name), searchable(body)))
     return rows
