@@ -367,3 +367,14 @@ def test_a_price_edited_in_the_back_office_shows_in_the_shop(admin, catalogue, c
     assert "7,49\xa0€" in client.get("/products").text
     assert "7,49\xa0€" in client.get(f"/products/{tasse.slug}").text
     assert "7,49\xa0€" in client.get("/products?q=tasse").text
+
+
+def test_an_active_product_is_not_given_away_for_nothing(admin, catalogue):
+    tasse = catalogue["tasse"]
+    form = edit_form(admin, tasse)
+    refused = admin.client.post(f"/admin/products/{tasse.id}/row", headers=HTMX, data={**form, "price": "0"})
+    assert "Ein aktives Produkt braucht einen Preis über 0 €." in refused.text
+    assert fresh(tasse).price_cents == 899
+    form = {key: value for key, value in edit_form(admin, tasse).items() if key != "active"}
+    saved = admin.client.post(f"/admin/products/{tasse.id}/row", headers=HTMX, data={**form, "price": "0,00"})
+    assert saved.status_code == 200 and (fresh(tasse).price_cents, fresh(tasse).active) == (0, False)

@@ -322,6 +322,8 @@ class RowForm(ShopForm):
     def validate_price(self, field):
         if field.cents is not None and field.cents > MAX_PRICE_CENTS:
             raise ValidationError(_("At most %(amount)s.", amount="1.000.000 €"))
+        if field.cents == 0 and self.active.data:
+            raise ValidationError(_("An active product needs a price above 0 €."))
 
 
 def _row_values(product: Product) -> dict:
