@@ -105,6 +105,21 @@ def test_rename_in_the_edit_row_with_htmx(admin, shop_tree):
     assert cancelled.status_code == 200 and "Bearbeiten" in cancelled.text and "editing" not in cancelled.text
 
 
+def test_the_edit_row_cancels_on_escape_and_gives_the_focus_back_to_its_edit_link(admin, shop_tree):
+    messer = shop_tree["messer"]
+    editing = admin.client.get(f"/admin/categories/{messer.id}/row?edit=1", headers=HTMX).text
+    # admin.js clicks the edit row's [data-cancel] link on Escape (no inline script: the CSP forbids it)
+    assert re.search(r'<a class="button small secondary" href="[^"]+" data-cancel hx-get=', editing)
+    edit_link = f'id="category-{messer.id}-edit" href="/admin/categories?edit={messer.id}#category-{messer.id}" autofocus'
+    cancelled = admin.client.get(f"/admin/categories/{messer.id}/row", headers=HTMX).text
+    saved = admin.post(f"/admin/categories/{messer.id}", {"name": "Messer", "parent": shop_tree["kueche"].id},
+                       headers=HTMX).text
+    moved = admin.post(f"/admin/categories/{messer.id}", {"name": "Messer", "parent": ""}, headers=HTMX).text
+    for answer in (cancelled, saved, moved):  # htmx focuses [autofocus] in what it swaps in
+        assert edit_link in answer and answer.count("autofocus") == 1
+    assert "autofocus" not in admin.client.get("/admin/categories").text
+
+
 def test_rename_without_javascript(admin, shop_tree):
     garten = shop_tree["garten"]
     page = admin.client.get(f"/admin/categories?edit={garten.id}")
@@ -137,8 +152,10 @@ def test_a_bad_name_is_refused(admin, shop_tree, name, message):
 def test_unknown_categories_are_a_404(admin, shop_tree):
     for url in ("/admin/categories/999", "/admin/categories/999/position", "/admin/categories/999/active",
                 "/admin/categories/999/delete"):
-        assert admin.post(url, {"name": "X", "parent": "", "direction": "up", "active": "0"}).status_code == 404, url
+        data = {"name": "X", "parent": "", "direction": "up", "active": "0", "confirm": "yes"}
+        assert admin.post(url, data).status_code == 404, url
     assert admin.client.get("/admin/categories/999/row?edit=1", headers=HTMX).status_code == 404
+    assert admin.client.get("/admin/categories/999/delete").status_code == 404
     assert admin.client.get("/admin/categories?edit=999").status_code == 200
 
 
@@ -200,6 +217,17 @@ def test_up_and_down_swap_a_category_with_its_neighbour(admin, shop_tree):
     assert admin.post(f"/admin/categories/{bad.id}/position", {"direction": "sideways"}).status_code == 400
 
 
+def test_the_arrow_used_and_hide_keep_the_focus(admin, shop_tree):
+    bad, kueche = shop_tree["bad"], shop_tree["kueche"]
+    down = admin.post(f"/admin/categories/{kueche.id}/position", {"direction": "down"}, headers=HTMX).text
+    assert re.search(rf'id="category-{kueche.id}-down"[^>]* autofocus', down) and down.count("autofocus") == 1
+    up = admin.post(f"/admin/categories/{kueche.id}/position", {"direction": "up"}, headers=HTMX).text
+    # at the top its up arrow is disabled: the down arrow takes the focus
+    assert re.search(rf'id="category-{kueche.id}-down"[^>]* autofocus', up) and up.count("autofocus") == 1
+    hidden = admin.post(f"/admin/categories/{bad.id}/active", {"active": "0"}, headers=HTMX).text
+    assert re.search(rf'id="category-{bad.id}-active" autofocus>Anzeigen', hidden)
+
+
 def test_siblings_sharing_a_position_still_swap(admin):
     a, b, c = (Category.create(name=name, slug=name.lower(), position=0) for name in ("Anton", "Berta", "Zeta"))
     admin.post(f"/admin/categories/{c.id}/position", {"direction": "up"})
@@ -228,7 +256,8 @@ def test_hiding_a_category_takes_it_out_of_the_shop_and_showing_brings_it_back(a
 
 def test_create_a_category_with_a_slug_proposed_from_its_name(admin, client, shop_tree):
     proposal = admin.client.get("/admin/categories/slug?name=Grill+%26+Brät", headers=HTMX)
-    assert 'placeholder="grill-braet"' in proposal.text and "„grill-braet“" in proposal.text
+    assert 'placeholder="grill-braet"' in proposal.text
+    assert re.search(r'<p class="hint" id="category-new-slug-hint">Leer lassen für „grill-braet“</p>', proposal.text)
     created = admin.post("/admin/categories", {"name": "Grill & Brät", "slug": "", "parent": shop_tree["garten"].id},
                          headers=HTMX)
     assert created.status_code == 200 and "Die Kategorie „Grill &amp; Brät“ ist angelegt." in created.text
@@ -271,10 +300,12 @@ def test_bad_new_categories_are_refused(admin, shop_tree, values, message):
 
 def test_delete_an_empty_category(admin, shop_tree):
     garten, messer = shop_tree["garten"], shop_tree["messer"]
-    deleted = admin.post(f"/admin/categories/{garten.id}/delete", headers=HTMX)
+    table = admin.client.get("/admin/categories").text
+    assert re.search(r'hx-confirm="Die Kategorie „Garten“ löschen\?" hx-vals=\'\{"confirm": "yes"\}\'', table)
+    deleted = admin.post(f"/admin/categories/{garten.id}/delete", {"confirm": "yes"}, headers=HTMX)
     assert deleted.status_code == 200 and "Die Kategorie „Garten“ ist gelöscht." in deleted.text
     assert "Garten" not in names(deleted.text)
-    assert admin.post(f"/admin/categories/{messer.id}/delete").status_code == 303
+    assert admin.post(f"/admin/categories/{messer.id}/delete", {"confirm": "yes"}).status_code == 303
     assert Category.get_or_none(Category.id == garten.id) is None
     assert Category.get_or_none(Category.id == messer.id) is None
     assert [(e.action, e.object_label) for e in AuditEntry.select().order_by(AuditEntry.id)] == [
@@ -289,6 +320,25 @@ def test_delete_an_empty_category(admin, shop_tree):
 def test_a_category_with_products_or_subcategories_is_not_deleted(admin, shop_tree, slug, message):
     category = shop_tree[slug]
     for headers in (HTMX, None):
-        response = admin.post(f"/admin/categories/{category.id}/delete", headers=headers)
+        response = admin.post(f"/admin/categories/{category.id}/delete", {"confirm": "yes"}, headers=headers)
         assert response.status_code == 409 and message in response.text, response.text
     assert Category.select().count() == 5 and AuditEntry.select().count() == 0
+
+
+def test_without_javascript_a_delete_asks_first_on_a_page_of_its_own(admin, shop_tree):
+    garten = shop_tree["garten"]
+    for confirm in ({}, {"confirm": ""}, {"confirm": "ja"}):  # the row's button, or anything but the answer
+        asked = admin.post(f"/admin/categories/{garten.id}/delete", confirm)
+        assert asked.status_code == 303 and asked.headers["location"] == f"/admin/categories/{garten.id}/delete"
+    assert get(garten).name == "Garten" and AuditEntry.select().count() == 0
+    page = admin.client.get(f"/admin/categories/{garten.id}/delete")
+    assert page.status_code == 200 and page.headers["cache-control"] == "private, no-store"
+    assert "<h2 id=\"confirm-delete-question\">Die Kategorie „Garten“ wirklich löschen?</h2>" in page.text
+    form = re.search(r'<form class="confirm-actions" method="post" action="([^"]+)">(.*?)</form>', page.text, re.S)
+    assert form.group(1) == f"/admin/categories/{garten.id}/delete"
+    assert '<input type="hidden" name="confirm" value="yes">' in form.group(2)
+    assert f'href="/admin/categories#category-{garten.id}">Abbrechen</a>' in form.group(2)
+    assert "<table" not in page.text  # the question alone
+    deleted = admin.post(f"/admin/categories/{garten.id}/delete", {"confirm": "yes"})
+    assert deleted.status_code == 303 and Category.get_or_none(Category.id == garten.id) is None
+    assert "Die Kategorie „Garten“ ist gelöscht." in admin.client.get(deleted.headers["location"]).text

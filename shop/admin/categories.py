@@ -35,6 +35,7 @@ SLUG_FIELD = "fragments/admin/category_slug.html"
 MAX_NAME = 120
 MAX_SLUG = 200
 TOP_LEVEL = ""  # the parent choice for a top-level category
+CONFIRMED = "yes"  # a delete's `confirm` field: asked (hx-confirm, or the confirmation page) and answered
 
 
 # -- forms ------------------------------------------------------------------------------
@@ -277,7 +278,7 @@ async def _render(request: Request, fragment: str | None = None, *, status_code:
                   headers: dict | None = None, **context):
     """The categories page, or one of its parts for htmx."""
     context = {"tree": await run_db(tree), "editing": None, "edit_form": None, "create_form": None,
-               "notice": None, **context}
+               "notice": None, "focus": None, "confirm_delete": None, **context}
     context["create_form"] = context["create_form"] or NewCategoryForm()
     return render(request, PAGE, context, fragment=fragment, status_code=status_code, headers=headers)
 
@@ -302,8 +303,10 @@ async def _row(request: Request, category_id: int, edit: bool, *, status_code: i
     row = data.row(category_id)
     if row is None:
         raise HTTPException(404)
+    # Back from the edit row, the keyboard goes on from the row's Edit link.
     return render(request, PAGE, {"tree": data, "row": row, "editing": category_id if edit else None,
-                                  "edit_form": form, "row_notice": notice},
+                                  "edit_form": form, "row_notice": notice,
+                                  "focus": None if edit else f"category-{category_id}-edit"},
                   fragment=ROW, status_code=status_code)
 
 
@@ -354,6 +357,7 @@ async def update_category(request: Request):
                 return see_other(url_path(request, "admin:categories") + f"#category-{category_id}")
             if moved:  # its place in the table changes: the whole table
                 return await _render(request, TABLE, notice={"text": message, "category": "success"},
+                                     focus=f"category-{category_id}-edit",
                                      headers={"HX-Retarget": "#admin-category-table", "HX-Reswap": "outerHTML"})
             return await _row(request, category_id, False, notice=message)
     if not is_htmx(request):
@@ -363,9 +367,10 @@ async def update_category(request: Request):
     return await _row(request, category_id, True, status_code=422, form=form)
 
 
-async def _table_action(request: Request, change, *args) -> object:
+async def _table_action(request: Request, change, *args, focus: str | None = None) -> object:
     """Run a change of one category from a button in the table: for htmx the table with
-    the outcome, else back to the page (or the page with the refusal)."""
+    the outcome (and the keyboard on the element `focus` names), else back to the page
+    (or the page with the refusal)."""
     try:
         message = await run_db(change, request.path_params["id"], *args, actor(request))
     except LookupError:
@@ -377,7 +382,7 @@ async def _table_action(request: Request, change, *args) -> object:
         if message:
             flash(request, message, "success")
         return see_other(url_path(request, "admin:categories") + f"#category-{request.path_params['id']}")
-    return await _render(request, TABLE, notice=message and {"text": message, "category": "success"})
+    return await _render(request, TABLE, notice=message and {"text": message, "category": "success"}, focus=focus)
 
 
 async def reorder_category(request: Request):
@@ -389,7 +394,7 @@ async def reorder_category(request: Request):
         reorder(category_id, direction, who)
         return ""
 
-    return await _table_action(request, change)
+    return await _table_action(request, change, focus=f"category-{request.path_params['id']}-{direction}")
 
 
 async def toggle_category(request: Request):
@@ -404,10 +409,22 @@ async def toggle_category(request: Request):
         return _("“%(name)s” is hidden in the shop now, with its subcategories and their products.",
                  name=category.name)
 
-    return await _table_action(request, change)
+    return await _table_action(request, change, focus=f"category-{request.path_params['id']}-active")
+
+
+async def confirm_delete_category(request: Request):
+    """The question a delete asks without JavaScript: a page of its own."""
+    data = await run_db(tree)
+    row = data.row(request.path_params["id"])
+    if row is None:
+        raise HTTPException(404)
+    return render(request, PAGE, {"tree": data, "confirm_delete": row})
 
 
 async def delete_category(request: Request):
+    if (await form_data(request)).get("confirm") != CONFIRMED:  # not asked yet: ask first
+        return see_other(url_path(request, "admin:category_delete_confirm", id=request.path_params["id"]))
+
     def change(category_id: int, who: Actor) -> str:
         return _("The category “%(name)s” is deleted.", name=delete(category_id, who))
 
@@ -422,5 +439,6 @@ routes = [
     Route("/categories/{id:id}", update_category, methods=["POST"], name="category_update"),
     Route("/categories/{id:id}/position", reorder_category, methods=["POST"], name="category_reorder"),
     Route("/categories/{id:id}/active", toggle_category, methods=["POST"], name="category_toggle"),
+    Route("/categories/{id:id}/delete", confirm_delete_category, name="category_delete_confirm"),
     Route("/categories/{id:id}/delete", delete_category, methods=["POST"], name="category_delete"),
 ]
