@@ -197,9 +197,10 @@ def here(request: Request) -> str:
     return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
-def flash(request: Request, message: str, category: str = "info") -> None:
-    """A message shown once, on the next page this visitor sees."""
-    request.session.setdefault("flash", []).append({"text": str(message), "category": category})
+def flash(request: Request, message: str, category: str = "info", place: str = "") -> None:
+    """A message shown once, on the next page this visitor sees: at its top, or in the
+    part of the page that `place` names (which shows the messages with its name)."""
+    request.session.setdefault("flash", []).append({"text": str(message), "category": category, "place": place})
 
 
 def theme_of(request: Request) -> str:

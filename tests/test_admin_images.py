@@ -212,7 +212,7 @@ def test_the_gallery_order_alt_texts_and_deleting(admin, client, settings, produ
     assert response.status_code == 422 and ProductImage.get_by_id(red.id).alt == "Rote Kanne"
 
     files_before = stored_files(settings)
-    response = admin.post(f"/admin/products/{product.id}/images/{black.id}/delete")
+    response = admin.post(f"/admin/products/{product.id}/images/{black.id}/delete", {"confirm": "yes"})
     assert response.status_code == 303
     assert gallery() == ["Rote Kanne", "Grün"]
     assert Product.get_by_id(product.id).image == red.filename
@@ -221,7 +221,80 @@ def test_the_gallery_order_alt_texts_and_deleting(admin, client, settings, produ
     assert [e.action for e in AuditEntry.select().where(AuditEntry.object_type == "product_image")
             .order_by(AuditEntry.id)] == ["create"] * 3 + ["update"] * 3 + ["delete"]
     # Another product's picture cannot be reached through this one.
-    assert admin.post(f"/admin/products/{product.id + 1}/images/{red.id}/delete").status_code == 404
+    assert admin.post(f"/admin/products/{product.id + 1}/images/{red.id}/delete", {"confirm": "yes"}).status_code == 404
+    assert admin.client.get(f"/admin/products/{product.id + 1}/images/{red.id}/delete").status_code == 404
+
+
+def panel_of(page: str) -> str:
+    return re.search(r'<section id="admin-images".*?</section>', page, re.S).group(0)
+
+
+def test_without_javascript_the_outcome_shows_in_the_pictures_panel(admin, client, product):
+    page = client.get(f"/admin/products/{product.id}").text
+    actions = re.findall(r'<form class="image-upload" method="post" action="([^"]+)"', page)
+    assert actions == [f"/admin/products/{product.id}/images#admin-images"]  # a refusal comes back to the panel
+    refused = upload(admin, product, picture(), alt="")
+    assert refused.status_code == 422
+    assert "Bitte beschreiben Sie das Bild" in panel_of(refused.text)
+    added = upload(admin, product, picture())
+    assert added.headers["location"] == f"/admin/products/{product.id}#admin-images"
+    page = client.get(added.headers["location"]).text
+    main_top = page.split('<main id="main"', 1)[1].split('<section id="admin-images"', 1)[0]
+    assert "Das Bild ist hinzugefügt." in panel_of(page) and "Das Bild ist hinzugefügt." not in main_top
+    assert "Das Bild ist hinzugefügt." not in client.get(f"/admin/products/{product.id}").text  # once
+    image = ProductImage.get()
+    forms = re.findall(r'<form[^>]* method="post" action="([^"]+)"', panel_of(page))
+    assert f"/admin/products/{product.id}/images/{image.id}#image-{image.id}" in forms  # the alternative text
+    assert f"/admin/products/{product.id}/images/{image.id}/move#admin-images" in forms
+
+
+def test_without_javascript_deleting_a_picture_asks_first(admin, client, product):
+    assert upload(admin, product, picture(), alt="Rot").status_code == 303
+    assert upload(admin, product, picture(), alt="Grün").status_code == 303
+    red, green = ProductImage.select().order_by(ProductImage.position)
+    delete = f"/admin/products/{product.id}/images/{green.id}/delete"
+    panel = panel_of(client.get(f"/admin/products/{product.id}").text)
+    assert re.search(rf'action="{delete}" hx-post="{delete}"[^>]*\s+hx-confirm="Dieses Bild löschen\?" '
+                     r'hx-vals=\'\{"confirm": "yes"\}\'', panel)  # with JavaScript, htmx asks
+    for data in ({}, {"confirm": "no"}):  # the panel's button without JavaScript
+        asked = admin.post(delete, data)
+        assert asked.status_code == 303 and asked.headers["location"] == f"{delete}#image-{green.id}"
+    assert ProductImage.select().count() == 2 and AuditEntry.select().where(AuditEntry.action == "delete").count() == 0
+    question = client.get(delete)
+    assert question.status_code == 200 and question.headers["cache-control"] == "private, no-store"
+    item = re.search(rf'<li class="image-item" id="image-{green.id}">.*?</li>', question.text, re.S).group(0)
+    assert "Bild 2 wirklich löschen?" in text_of(question) and "Bild 2 wirklich löschen?" in item
+    form = re.search(r'<form class="confirm-actions" method="post" action="([^"]+)">(.*?)</form>', item, re.S)
+    assert form.group(1) == delete and '<input type="hidden" name="confirm" value="yes">' in form.group(2)
+    assert f'href="/admin/products/{product.id}#image-{green.id}">Abbrechen</a>' in form.group(2)
+    assert "wirklich löschen" not in question.text.split(f'id="image-{green.id}"')[0]  # the other picture asks nothing
+    deleted = admin.post(delete, {"confirm": "yes"})
+    assert deleted.headers["location"] == f"/admin/products/{product.id}#admin-images"
+    assert [i.alt for i in ProductImage.select()] == ["Rot"]
+    assert "Das Bild ist gelöscht." in panel_of(client.get(deleted.headers["location"]).text)
+    htmx = admin.post(f"/admin/products/{product.id}/images/{red.id}/delete", {"confirm": "yes"},
+                      headers={"HX-Request": "true"})
+    assert htmx.status_code == 200 and "Das Bild ist gelöscht." in htmx.text and ProductImage.select().count() == 0
+
+
+def test_the_arrow_of_a_moved_picture_keeps_the_focus(admin, product):
+    for alt in ("Rot", "Grün", "Blau"):
+        assert upload(admin, product, picture(), alt=alt).status_code == 303
+    red, green, blue = ProductImage.select().order_by(ProductImage.position)
+    htmx = {"HX-Request": "true"}
+
+    def focused(response) -> str:
+        """The picture (alternative text) and the button htmx focuses (autofocus)."""
+        assert response.status_code == 200 and response.text.count("autofocus") == 1
+        item = re.search(r'<li class="image-item"(?:(?!</li>).)*autofocus(?:(?!</li>).)*</li>', response.text, re.S)
+        button = re.search(r'<button[^>]*autofocus[^>]*>([^<]+)</button>', item.group(0)).group(1)
+        return re.search(r'name="alt" type="text" value="([^"]*)"', item.group(0)).group(1) + ": " + button.strip()
+
+    move = f"/admin/products/{product.id}/images/{green.id}/move"
+    assert focused(admin.post(move, {"direction": "up"}, headers=htmx)) == "Grün: ↓ Runter"  # first: no way up
+    assert focused(admin.post(move, {"direction": "down"}, headers=htmx)) == "Grün: ↓ Runter"
+    assert focused(admin.post(move, {"direction": "down"}, headers=htmx)) == "Grün: ↑ Hoch"  # last: no way down
+    assert focused(admin.post(move, {"direction": "up"}, headers=htmx)) == "Grün: ↑ Hoch"
 
 
 def test_a_picture_two_products_share_stays_until_both_let_go(admin, settings, product, make_product):
@@ -230,7 +303,7 @@ def test_a_picture_two_products_share_stays_until_both_let_go(admin, settings, p
     assert upload(admin, other, picture()).status_code == 303
     first, second = ProductImage.select().order_by(ProductImage.id)
     assert first.filename == second.filename
-    assert admin.post(f"/admin/products/{product.id}/images/{first.id}/delete").status_code == 303
+    assert admin.post(f"/admin/products/{product.id}/images/{first.id}/delete", {"confirm": "yes"}).status_code == 303
     assert (settings.media_dir / second.filename).exists()
     assert admin.post(f"/admin/products/{other.id}/delete").status_code == 303
     assert stored_files(settings) == []

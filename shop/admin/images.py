@@ -3,7 +3,9 @@ text, order in the gallery, delete. The first picture is the product's main one 
 card and the top of its page). The pictures themselves are made in shop.catalog.images.
 
 Each change answers htmx with the pictures' panel, a plain form with a redirect back to
-the product's page (or the page with the message, when something is refused).
+the product's page at the panel, which shows the outcome (or the page with the message,
+when something is refused). A delete asks first: with htmx by hx-confirm, without it on
+the product's page, at the picture.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from shop.catalog.models import Product, ProductImage
 from shop.db import locked, run_db, write
 from shop.i18n import _
 from shop.security import BodyTooLarge
-from shop.web import flash, is_htmx, see_other
+from shop.web import flash, form_data, is_htmx, see_other, url_path
 
 from . import product_form
 from .actor import actor
@@ -34,6 +36,7 @@ MAX_ALT = 200
 # adds to the file: its boundaries, headers, the token and the alternative text.
 UPLOAD_PATH = r"/admin/products/[0-9]{1,9}/images"
 FORM_HEADROOM = 64 * 1024
+CONFIRMED = "yes"  # a delete's `confirm` field: asked (hx-confirm, or the confirmation step) and answered
 
 
 @dataclass
@@ -44,6 +47,8 @@ class PanelState:
     error: str = ""
     alt: str = ""  # typed for the upload
     alt_errors: dict[int, tuple[str, str]] = field(default_factory=dict)  # image id: (typed, error)
+    moved: tuple[int, str] | None = None  # (image id, "up" or "down"): its arrow keeps the focus
+    confirm_delete: int | None = None  # the image id whose delete asks first
 
 
 class Refused(Exception):
@@ -176,7 +181,7 @@ async def _answer(request: Request, product_id: int, state: PanelState, status_c
     refusal."""
     if not is_htmx(request) and status_code < 400:
         if state.notice:
-            flash(request, state.notice, "success")
+            flash(request, state.notice, "success", place="images")
         return see_other(product_form.edit_url(request, product_id) + "#admin-images")
     data = await product_form.load(product_id)
     return await product_form.page(request, data, status_code=status_code, fragment=PANEL, image_state=state)
@@ -249,12 +254,26 @@ async def move(request: Request):
         await run_db(move_image, product_id, image_id, -1 if direction == "up" else 1, actor(request))
     except LookupError:
         raise _not_found() from None
-    return await _answer(request, product_id, PanelState(notice=_("The order of the pictures is saved.")))
+    return await _answer(request, product_id, PanelState(notice=_("The order of the pictures is saved."),
+                                                         moved=(image_id, direction)))
+
+
+async def confirm_delete(request: Request):
+    """The question a delete asks without JavaScript: the product's page with the
+    picture's panel asking it."""
+    product_id, image_id = _path_ids(request)
+    data = await product_form.load(product_id)
+    if not any(image.id == image_id for image in data.images):
+        raise _not_found()
+    return await product_form.page(request, data, image_state=PanelState(confirm_delete=image_id))
 
 
 async def delete(request: Request):
     product_id, image_id = _path_ids(request)
     assert image_id is not None
+    if (await form_data(request)).get("confirm") != CONFIRMED:  # not asked yet: ask first
+        return see_other(url_path(request, "admin:product_image_delete_confirm", id=product_id, image_id=image_id)
+                         + f"#image-{image_id}")
     try:
         files = await run_db(delete_image, product_id, image_id, actor(request))
     except LookupError:
@@ -288,5 +307,6 @@ routes = [
     Route("/products/{id:id}/images", upload, methods=["POST"], name="product_image_add"),
     Route("/products/{id:id}/images/{image_id:id}", update_alt, methods=["POST"], name="product_image_update"),
     Route("/products/{id:id}/images/{image_id:id}/move", move, methods=["POST"], name="product_image_move"),
+    Route("/products/{id:id}/images/{image_id:id}/delete", confirm_delete, name="product_image_delete_confirm"),
     Route("/products/{id:id}/images/{image_id:id}/delete", delete, methods=["POST"], name="product_image_delete"),
 ]
