@@ -2,7 +2,8 @@
 sideways, and every link and button is a target of at least 24 × 24 CSS px or has room
 around it (WCAG 2.2, 2.5.8 Target Size (Minimum)). Logged out, as a customer with an
 order and as an admin (the overview and the catalogue's pages: products, stock,
-categories, imports); with JavaScript on and off."""
+categories, imports, the questions a delete asks); with JavaScript on and off. The
+low-stock list also fits a tablet and a desktop."""
 from __future__ import annotations
 
 import re
@@ -291,6 +292,28 @@ def test_back_office_catalogue_fits_a_phone(phone, javascript, shop_env):
         for path, what, shows in catalogue_pages(page, preview):
             phone.visit(path, what)
             expect(page.locator(shows).first, f"{what}: no {shows}").to_be_visible()
+            if what == "category edited":  # a delete's question without JavaScript: a page of its own
+                phone.visit(path.replace("?edit=", "/").split("#")[0] + "/delete", "category delete asked")
+            if what == "product":  # ... and at the picture
+                delete = page.locator("#admin-images form[action$='/delete']").first.get_attribute("action")
+                phone.visit(delete, "picture delete asked")
+                expect(page.get_by_role("button", name="Endgültig löschen")).to_be_visible()
     finally:
         apply_import(page, preview)  # so its file does not wait in the import folder
     phone.assert_fits()
+
+
+def test_the_low_stock_list_fits_a_tablet_and_a_desktop(request, browser, base_url, shop_env):
+    """The list fits under the navigation at 820 px and beside it at 1280 px, its quick
+    form in reach; on a phone it is checked above."""
+    with watched_page(request, browser, base_url, viewport={"width": 820, "height": 1000}) as page:
+        sign_in_as_new_admin(page, shop_env, long_address("lager"))
+        expect(page.get_by_role("heading", level=1)).to_have_text("Mein Konto")
+        for width in (820, 1280):
+            page.set_viewport_size({"width": width, "height": 1000})
+            page.goto("/admin/stock")
+            expect(page.locator("table.low-stock tbody tr").first).to_be_visible()
+            fits = page.evaluate(MEASURE_WIDTH)
+            assert fits["html"] <= width and not fits["sticking"], (width, fits)
+            book = page.locator("table.low-stock tbody tr").first.get_by_role("button", name=re.compile("^Buchen"))
+            assert book.bounding_box()["x"] + book.bounding_box()["width"] <= width, width
