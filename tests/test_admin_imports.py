@@ -457,6 +457,7 @@ def test_recent_imports_are_listed_newest_first_in_pages(admin):
 def test_exported_products_and_categories_import_back_unchanged(admin, demo, settings):
     Product.update(ean="4006381333931", low_stock_threshold=12).where(Product.sku == "KH-1001").execute()
     Product.update(ean="96385074", low_stock_threshold=0).where(Product.sku == "KH-1002").execute()
+    Product.update(ean="").where(Product.sku == "KH-1003").execute()
     kitchen = Category.get(Category.slug == "kueche-haushalt")
     for sku, name, description in (
             ("F-1", '=HYPERLINK("https://example.org/gewinn";"Gratis!")', "@Angebot: +1 Becher\n-20 % bis Sonntag"),
