@@ -343,7 +343,10 @@ def save_row(product_id: int, form: RowForm, who: Actor) -> Product:
     """Save the edited row if nobody changed the product meanwhile (its version, and its
     stock, are what the form was loaded with); else raise EditConflict."""
     with write():
-        product = locked(Product.select().where(Product.id == product_id)).get_or_none()
+        product = locked(Product.select(
+            Product.id, Product.sku, Product.version, Product.name, Product.price_cents, Product.stock,
+            Product.category, Product.active,
+        ).where(Product.id == product_id)).get_or_none()
         if product is None:
             raise LookupError(product_id)
         before, seen = _row_values(product), form.seen()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
+from peewee import Field
+
 from shop.db import db, now
 
 from .models import AuditEntry
@@ -40,7 +42,7 @@ def record(actor: Actor, action: str, object_type: str, object_id: Any, label: s
 
 
 # The fields record_many fills, in the order of its statement's parameters.
-_MANY_FIELDS = (
+_MANY_FIELDS: tuple[Field, ...] = (
     AuditEntry.at, AuditEntry.actor_id, AuditEntry.actor, AuditEntry.address, AuditEntry.action,
     AuditEntry.object_type, AuditEntry.object_id, AuditEntry.object_label, AuditEntry.changes,
 )
