@@ -26,7 +26,7 @@ from shop.audit.service import Actor, changes, record, record_many
 from shop.catalog import stock
 from shop.catalog.importer import MAX_PRICE_CENTS
 from shop.catalog.models import CatalogVersion, Category, PriceChange, Product
-from shop.catalog.queries import VersionedCache
+from shop.catalog.queries import VersionedCache, all_categories
 from shop.catalog.search import index_products, matching_ids, terms
 from shop.db import locked, now, run_db, write
 from shop.forms import EuroField, ShopForm, WholeNumberField, euro_cents, text, whole_number
@@ -145,11 +145,11 @@ WALK_LIMIT = 20_000  # rows the walk may pass before a page is full
 
 
 def table_page(params, low_default: int, edit_id: int | None = None) -> TablePage:
-    categories = Category.tree(with_hidden=True)
+    version = CatalogVersion.current()
+    categories = all_categories(version)
     table = _table(categories)
     state = table.read(params)
     query = matching_products(state, categories, low_default)
-    version = CatalogVersion.current()
     total = _count(state, categories, low_default, version)
     everything = _counts.get(version, ("admin-count", "", None, None), Product.select().count)
     # Walking the sort order's index passes about (rows up to this page) × everything / total.
@@ -193,9 +193,17 @@ def _with_category_sorted(query) -> list[Product]:
     return _rows_in_order(ids)
 
 
+# What a row shows and its edit form starts from.
+ROW_COLUMNS = (
+    Product.id, Product.sku, Product.name, Product.image, Product.price_cents, Product.stock, Product.active,
+    Product.updated_at, Product.category, Product.version, Product.low_stock_threshold,
+    Category.name.alias("category_name"),
+)
+
+
 def _rows_in_order(ids: list[int]) -> list[Product]:
     rows = {p.id: p for p in (
-        Product.select(Product, Category.name.alias("category_name"))
+        Product.select(*ROW_COLUMNS)
         .join(Category, JOIN.LEFT_OUTER, on=(Product.category == Category.id))
         .where(Product.id.in_(ids)).objects()
     )} if ids else {}

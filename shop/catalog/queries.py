@@ -92,6 +92,11 @@ def category_tree(version: tuple[str, int]) -> list[Category]:
     return _categories(version)[0]
 
 
+def all_categories(version: tuple[str, int]) -> list[Category]:
+    """Every category, hidden ones too, as the back office lists them."""
+    return cache.get(version, "categories-all", lambda: Category.tree(with_hidden=True))
+
+
 def hidden_categories(version: tuple[str, int]) -> list[int]:
     """Inactive categories and the subcategories of inactive ones: their products are
     not shown in the shop."""
