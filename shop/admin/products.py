@@ -149,14 +149,13 @@ def table_page(params, low_default: int, edit_id: int | None = None) -> TablePag
     categories = all_categories(version)
     table = _table(categories)
     state = table.read(params)
-    query = matching_products(state, categories, low_default)
     total = _count(state, categories, low_default, version)
     everything = _counts.get(version, ("admin-count", "", None, None), Product.select().count)
     # Walking the sort order's index passes about (rows up to this page) × everything / total.
     rows_up_to_page = min(state.page, max(1, -(-total // state.size))) * state.size
-    if (total < everything and state.sort in INDEXED_SORTS
-            and rows_up_to_page * everything < WALK_LIMIT * max(total, 1)):
-        query = matching_products(state, categories, low_default, walk=True)
+    walk = (total < everything and state.sort in INDEXED_SORTS
+            and rows_up_to_page * everything < WALK_LIMIT * max(total, 1))
+    query = matching_products(state, categories, low_default, walk=walk)
     load = _with_category_sorted if state.sort == "category" else _with_category
     page = table.page(query, state, load=load, count=lambda: total)
     editing = next((p for p in page.rows if p.id == edit_id), None)
@@ -172,11 +171,10 @@ def _count(state: State, categories: list[Category], low_default: int, version) 
         return (_count(replace(state, filters={**state.filters, "stock": ""}), categories, low_default, version)
                 - _count(replace(state, filters={**state.filters, "stock": SOLD_OUT}), categories, low_default, version)
                 - _count(replace(state, filters={**state.filters, "stock": LOW}), categories, low_default, version))
-    query = matching_products(state, categories, low_default)
     if level:
-        return query.count()
+        return matching_products(state, categories, low_default).count()
     key = ("admin-count", state.q, state.filters.get("category"), state.filters.get("active"))
-    return _counts.get(version, key, query.count)
+    return _counts.get(version, key, lambda: matching_products(state, categories, low_default).count())
 
 
 def _with_category(query) -> list[Product]:
