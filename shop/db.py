@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from urllib.parse import urlparse
 
 import anyio
-from peewee import Database, DatabaseProxy, Model, OperationalError, PostgresqlDatabase, SqliteDatabase, TextField
+from peewee import (
+    Database, DatabaseProxy, Model, Node, OperationalError, PostgresqlDatabase, SqliteDatabase, TextField,
+)
 from playhouse.migrations import Runner
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
@@ -213,6 +215,61 @@ def write():
 def locked(query):
     """`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's write transactions lock the whole file."""
     return query.for_update() if is_postgres() else query
+
+
+class Param(Node):
+    """Where a value goes in a `Prepared` statement: the `index`-th value of each run."""
+
+    def __init__(self, index: int):
+        self.index = index
+        self.converter: Callable[[Any], Any] | None = None
+
+    def __sql__(self, ctx):
+        # Compared with a column, the value is converted as Peewee would convert it.
+        self.converter = ctx.state.converter
+        ctx._values.append(self)
+        return ctx.literal(ctx.state.param or "?")
+
+    def take(self, values: tuple) -> Any:
+        value = values[self.index]
+        return self.converter(value) if self.converter and value is not None else value
+
+
+class Prepared:
+    """A statement whose SQL Peewee builds once (per database) and which then runs with
+    new values: on the hot paths, building a query's SQL takes far longer than running
+    it (a one-row select of 11 columns: ~0.12 ms to build, ~0.01 ms to run).
+
+        by_id = Prepared(lambda id: Product.select(Product.name).where(Product.id == id))
+        by_id.first(7)
+
+    `build` gets one `Param` for each of its arguments and places them where values go;
+    a value set by an update goes to the database as given."""
+
+    def __init__(self, build: Callable[..., Any]):
+        self._build = build
+        self._built: tuple[Any, Any, str, list] | None = None  # database, query, SQL, parameters
+
+    def _statement(self) -> tuple[Any, str, list]:
+        built = self._built
+        if built is None or built[0] is not db.obj:
+            query = self._build(*(Param(i) for i in range(self._build.__code__.co_argcount)))
+            built = self._built = (db.obj, query, *query.sql())
+        return built[1:]
+
+    def execute(self, *values):
+        """Run the statement; returns the cursor."""
+        _query, sql, params = self._statement()
+        return db.execute_sql(sql, [p.take(values) if isinstance(p, Param) else p for p in params])
+
+    def rows(self, *values) -> list:
+        """The rows of a select, as its query returns them (models, tuples, ...)."""
+        query, _sql, _params = self._statement()
+        return list(query._get_cursor_wrapper(self.execute(*values)))
+
+    def first(self, *values) -> Any:
+        rows = self.rows(*values)
+        return rows[0] if rows else None
 
 
 def migrate() -> list[str]:

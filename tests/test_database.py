@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from shop.catalog.models import Category
-from shop.db import db, is_sqlite
+from shop.db import Prepared, db, is_sqlite
 from tests.conftest import migrated_app
 
 
@@ -56,3 +56,19 @@ def test_write_transactions_take_the_write_lock_up_front(database):
     thread.join()
     assert order == ["first", "other"]
     assert Category.select().count() == 2
+
+
+def test_a_prepared_statement_runs_on_the_database_it_is_given(settings, tmp_path):
+    """Built once per database: after connecting elsewhere, it reads from there."""
+    by_slug = Prepared(lambda slug: Category.select(Category.name, Category.active).where(Category.slug == slug))
+    rename = Prepared(lambda name, slug: Category.update(name=name).where(Category.slug == slug))
+    for n, name in enumerate(("Küche", "Garten")):
+        migrated_app(replace(settings, database_url=f"sqlite:///{tmp_path / f'{n}.db'}"))
+        with db.connection_context():
+            Category.create(slug="k", name=name, active=False)
+            found = by_slug.first("k")
+            assert (found.name, found.active) == (name, False)  # a model, with Python values
+            assert by_slug.first("none") is None
+            assert rename.execute(f"{name} neu", "k").rowcount == 1
+            assert [c.name for c in by_slug.rows("k")] == [f"{name} neu"]
+        db.close_all()

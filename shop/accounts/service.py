@@ -9,7 +9,7 @@ import secrets
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from shop.db import DatabaseBusy, now, write
+from shop.db import DatabaseBusy, Prepared, now, write
 from shop.i18n import _, in_language
 from shop.mail import outbox
 
@@ -96,13 +96,16 @@ def start_session(user: User, user_agent: str = "") -> str:
     return key
 
 
+# Asked on every request of a signed-in user.
+_live_session = Prepared(lambda key_hash, at: UserSession.select(UserSession, User).join(User).where(
+    (UserSession.key_hash == key_hash) & (UserSession.expires_at > at)))
+
+
 def session_user(key: str | None) -> tuple[User, UserSession] | None:
     """The user of a live session key, checked against the database on every request."""
     if not key:
         return None
-    row = (UserSession.select(UserSession, User).join(User)
-           .where((UserSession.key_hash == UserSession.hash_key(key)) & (UserSession.expires_at > now()))
-           .get_or_none())
+    row = _live_session.first(UserSession.hash_key(key), now())
     if row is None:
         return None
     if now() - row.last_seen_at > dt.timedelta(minutes=5):

@@ -19,7 +19,7 @@ from peewee import (
     fn,
 )
 
-from shop.db import BaseModel, JSONField, now
+from shop.db import BaseModel, JSONField, db, now
 from shop.pricing import round_cents
 
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*", re.ASCII)
@@ -248,4 +248,6 @@ class CatalogVersion(BaseModel):
 
     @classmethod
     def current(cls) -> tuple[str, int]:
-        return cls.select(cls.epoch, cls.version).where(cls.id == 1).tuples().get()
+        # Asked on nearly every request: plain SQL, as building the query with Peewee
+        # took longer than running it.
+        return db.execute_sql(f"SELECT epoch, version FROM {cls._meta.table_name} WHERE id = 1").fetchone()
