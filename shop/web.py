@@ -181,10 +181,23 @@ def base_context(request: Request) -> dict[str, Any]:
         "theme": theme_of(request),
         "lang": i18n.get_locale(),
         "account": auth.account_summary(request),
-        # What every add-to-cart form on the page needs; computed once per page. The key
-        # makes each form on this page one of a kind (a resent form adds once).
-        "cart_form": {"csrf": csrf_token(request), "next": here(request), "key": form_key()},
+        "cart_form": CartFormValues(request),
     }
+
+
+class CartFormValues(dict):
+    """What every add-to-cart form on a page needs: the token, the way back and a key
+    that makes each form on this page one of a kind (a resent form adds once). Made
+    once per page when a form first asks; most back-office pages have none."""
+
+    def __init__(self, request: Request):
+        super().__init__()
+        self._request = request
+
+    def __missing__(self, name: str) -> str:
+        make = {"csrf": csrf_token, "next": here, "key": lambda _request: form_key()}[name]
+        value = self[name] = make(self._request)
+        return value
 
 
 def form_key() -> str:

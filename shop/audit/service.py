@@ -33,12 +33,8 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, li
 
 
 def record(actor: Actor, action: str, object_type: str, object_id: Any, label: str = "",
-           changed: Mapping[str, list] | None = None) -> AuditEntry:
-    return AuditEntry.create(
-        actor_id=actor.user_id, actor=actor.email, address=actor.address, action=action,
-        object_type=object_type, object_id=str(object_id), object_label=label[:255],
-        changes=dict(changed or {}),
-    )
+           changed: Mapping[str, list] | None = None) -> None:
+    record_many(actor, action, object_type, [(object_id, label, changed or {})])
 
 
 # The fields record_many fills, in the order of its statement's parameters.
@@ -50,9 +46,9 @@ _MANY_FIELDS: tuple[Field, ...] = (
 
 def record_many(actor: Actor, action: str, object_type: str,
                 entries: Iterable[tuple[Any, str, Mapping[str, list]]]) -> int:
-    """One entry per (id, label, changes): bulk actions and imports. One prepared
-    statement run for each entry (building a statement of many rows took a good part of
-    an import's time)."""
+    """One entry per (id, label, changes). A prepared statement run for each entry:
+    building a statement with Peewee takes longer than running it, and building one of
+    many rows took a good part of an import's time."""
     at = now()
     rows = [
         [field.db_value(value) for field, value in zip(_MANY_FIELDS, (
