@@ -2,12 +2,14 @@
 (absolute figures differ between machines; ratios measured in one run do not).
 
     python bench/admin.py                    # 100,000 products
-    python bench/admin.py --products 10000 --duration 5
+    python bench/admin.py --products 10000 --rounds 3
 
 Uses the catalogue of bench/run.py (data/bench-N.sqlite3, built if missing), adds an
 admin, starts `shop serve --workers 2` and runs wrk at 4 connections (4 admins at work)
-against the listing, then against the products table: the first page, a category
-filter, searches, sorts and a deep page. Then one admin saves rows in place while one
+against the products table: the first page, a category filter, searches, sorts and a
+deep page. Each runs in short slices, each slice right after one of the shop's listing,
+so that a machine whose speed drifts (shared hosts do, by a factor of 3 within a
+minute) slows both alike; the share of the listing is the median over the rounds. Then one admin saves rows in place while one
 shopper adds to the cart, each timed per request. Needs wrk (apt-get install wrk).
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ import html
 import random
 import re
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -94,10 +97,15 @@ def per_request(samples: list) -> str:
             f"p99 {1000 * times[min(len(times) - 1, int(len(times) * .99))]:.1f} ms")
 
 
+def _median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--products", type=int, default=100_000)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per page")
+    parser.add_argument("--duration", type=int, default=3, help="seconds per slice")
+    parser.add_argument("--rounds", type=int, default=5, help="slices per page")
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -117,23 +125,34 @@ def main() -> int:
         admin = Admin(port)
         admin.sign_in()
         print(f"\n{args.products:,} products, uvicorn 2 workers, wrk {args.connections} connections, "
-              f"{args.duration}s per page")
-        print("| page | requests/s | p50 ms | p99 ms | errors | share of the listing |")
+              f"{args.rounds} rounds of {args.duration}s per page, each right after {args.duration}s "
+              "of the listing; medians over the rounds")
+        print("| page | requests/s | p50 ms | p99 ms | errors | share of the listing (lowest–highest) |")
         print("| --- | ---: | ---: | ---: | ---: | ---: |")
-        listing = wrk(url, [f"/products?page={n}" for n in range(1, 6)], args.duration, args.connections)
-        print(f"| shop listing (yardstick) | {listing['rps']:.0f} | {listing['p50']:.1f} | "
-              f"{listing['p99']:.1f} | {listing['errors']} | 100 % |", flush=True)
+        listing_paths = [f"/products?page={n}" for n in range(1, 6)]
+        wrk(url, listing_paths, 1, args.connections)  # warm-up
+        listings: list[dict] = []
         for name, urls in paths.items():
-            r = wrk(url, urls, args.duration, args.connections, cookie=admin.cookie)
-            print(f"| {name} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} | "
-                  f"{100 * r['rps'] / listing['rps']:.0f} % |", flush=True)
+            wrk(url, urls, 1, args.connections, cookie=admin.cookie)  # warm-up
+            runs, shares = [], []
+            for _ in range(args.rounds):
+                listing = wrk(url, listing_paths, args.duration, args.connections, warm_up=False)
+                run = wrk(url, urls, args.duration, args.connections, cookie=admin.cookie, warm_up=False)
+                listings.append(listing)
+                runs.append(run)
+                shares.append(100 * run["rps"] / listing["rps"])
+            print(f"| {name} | {_median(runs, 'rps'):.0f} | {_median(runs, 'p50'):.1f} | "
+                  f"{_median(runs, 'p99'):.1f} | {sum(r['errors'] for r in runs)} | "
+                  f"{statistics.median(shares):.0f} % ({min(shares):.0f}–{max(shares):.0f} %) |", flush=True)
+        print(f"| shop listing (yardstick) | {_median(listings, 'rps'):.0f} | {_median(listings, 'p50'):.1f} | "
+              f"{_median(listings, 'p99'):.1f} | {sum(r['errors'] for r in listings)} | 100 % |")
 
         saves: list = []
         adds = {"add to cart": [], "place order": []}
         buyer = Buyer(port)
         _, page, _ = buyer.request("GET", "/products")
         slugs = re.findall(r'href="/products/([a-z0-9-]+)"', page)
-        deadline = time.time() + args.duration
+        deadline = time.time() + args.duration * args.rounds
         while time.time() < deadline:
             admin.save_row(random.choice(ids), saves)
             buyer.buy(random.choice(slugs), adds)

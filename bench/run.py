@@ -169,12 +169,14 @@ end
 """
 
 
-def wrk(url: str, paths: list[str], duration: int, connections: int, cookie: str = "") -> dict:
+def wrk(url: str, paths: list[str], duration: int, connections: int, cookie: str = "",
+        warm_up: bool = True) -> dict:
     """wrk over `paths` in turn; with `cookie`, as the browser holding that cookie."""
     headers = f'wrk.headers["Cookie"] = "{cookie}"' if cookie else ""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(LUA % (", ".join(f'"{p}"' for p in paths), headers))
-    subprocess.run(["wrk", "-t2", "-c4", "-d2s", "-s", script.name, url], capture_output=True)  # warm-up
+    if warm_up:
+        subprocess.run(["wrk", "-t2", "-c4", "-d2s", "-s", script.name, url], capture_output=True)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url],
         capture_output=True, text=True, check=True,
