@@ -17,3 +17,7 @@ class OutboxMessage(BaseModel):
     sent_at = DateTimeField(null=True, index=True)
     failed_at = DateTimeField(null=True)  # given up: it can never be sent (see last_error)
     last_error = TextField(default="")
+    # The order a mail is about, and which of its mails it is ("order_shipped", …): the
+    # order's timeline lists them and can send one again.
+    order_id = IntegerField(null=True, index=True)
+    kind = CharField(default="")

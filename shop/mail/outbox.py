@@ -83,11 +83,13 @@ def header_value(text: str) -> str:
                             for c in str(text)).split())
 
 
-def enqueue(message: EmailMessage) -> OutboxMessage:
-    """Store the message for delivery; call inside the transaction that caused it."""
+def enqueue(message: EmailMessage, order_id: int | None = None, kind: str = "") -> OutboxMessage:
+    """Store the message for delivery; call inside the transaction that caused it.
+    `order_id` and `kind` say which order's mail it is, and which of them."""
     return OutboxMessage.create(
         recipient=message["To"], subject=message["Subject"],
         message=message.as_string(policy=policy.SMTP),  # CRLF line ends, as sent
+        order_id=order_id, kind=kind,
     )
 
 

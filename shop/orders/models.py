@@ -15,6 +15,11 @@ DELIVERED = "delivered"
 CANCELLED = "cancelled"
 REFUNDED = "refunded"
 
+# The payment state, which follows from the order's payments and refunds.
+UNPAID, PARTLY_REFUNDED = "unpaid", "partly_refunded"  # and PAID, REFUNDED
+PAYMENT_STATES = (UNPAID, PAID, PARTLY_REFUNDED, REFUNDED)
+SUCCEEDED = "succeeded"  # a payment's or a refund's state
+
 TRANSITIONS = {
     AWAITING_PAYMENT: {PAID, CANCELLED},
     PAID: {SHIPPED, CANCELLED, REFUNDED},
@@ -41,16 +46,21 @@ class Order(BaseModel):
     delivery_option = CharField()
     payment_method = CharField()
     status = CharField(default=AWAITING_PAYMENT, index=True)
+    payment_status = CharField(default=UNPAID)
     subtotal_cents = IntegerField()
     shipping_cents = IntegerField()
     total_cents = IntegerField()
     vat_by_rate = JSONField()  # {"19": cents, "7": cents}
+    vat_cents = IntegerField(default=0)  # all of it: net revenue is total_cents - vat_cents
     legal_versions = JSONField()  # the texts the shopper agreed to
     idempotency_key = CharField(unique=True)
     carrier = CharField(default="")
     tracking_number = CharField(default="")
     placed_at = DateTimeField(default=now, index=True)
     updated_at = DateTimeField(default=now)
+    # From the addresses, as columns: the back office searches, filters and sorts by them.
+    customer_name = CharField(default="")
+    country = CharField(default="")
 
     @classmethod
     def for_customer(cls, user):
@@ -81,6 +91,48 @@ class OrderLine(BaseModel):
     vat_cents = IntegerField()
 
 
+class Payment(BaseModel):
+    """Money received for an order: a transfer seen on a bank statement, marked by hand,
+    or (later) a payment provider's."""
+
+    order = ForeignKeyField(Order, backref="payments", on_delete="CASCADE")
+    provider = CharField()  # "bank_transfer", …
+    provider_id = CharField(null=True)  # the provider's id for it, unique per provider
+    amount_cents = IntegerField()
+    currency = CharField(default="EUR")
+    state = CharField()  # SUCCEEDED, …
+    reference = CharField(default="")  # e.g. the transfer's reference text
+    actor = CharField(default="")
+    created_at = DateTimeField(default=now)
+    updated_at = DateTimeField(default=now)
+
+
+class Refund(BaseModel):
+    """Money paid back: for the whole order or some of its lines (`lines`: {line id: quantity})."""
+
+    order = ForeignKeyField(Order, backref="refunds", on_delete="CASCADE")
+    provider = CharField()
+    provider_id = CharField(null=True)
+    amount_cents = IntegerField()
+    currency = CharField(default="EUR")
+    state = CharField()
+    reference = CharField(default="")  # for a bank transfer: the reference of the transfer back
+    lines = JSONField(default=dict)
+    note = TextField(default="")
+    actor = CharField(default="")
+    created_at = DateTimeField(default=now)
+    updated_at = DateTimeField(default=now)
+
+
+class OrderNote(BaseModel):
+    """An internal note on an order, for the merchant's eyes only."""
+
+    order = ForeignKeyField(Order, backref="notes", on_delete="CASCADE")
+    author = CharField()
+    text = TextField()
+    created_at = DateTimeField(default=now)
+
+
 class OrderEvent(BaseModel):
     """One step in an order's history: who moved it to which state, when."""
 
@@ -100,5 +152,17 @@ STATUS_LABELS = {
 }
 
 
+PAYMENT_LABELS = {
+    UNPAID: _l("Unpaid"),
+    PAID: _l("Paid"),
+    PARTLY_REFUNDED: _l("Partly refunded"),
+    REFUNDED: _l("Refunded"),
+}
+
+
 def status_label(status: str) -> str:
     return str(STATUS_LABELS.get(status, status))
+
+
+def payment_label(state: str) -> str:
+    return str(PAYMENT_LABELS.get(state, state))

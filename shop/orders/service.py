@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 
 from shop.mail import outbox
 from shop.accounts import passwords
@@ -33,9 +33,13 @@ from .models import (
     PAID,
     REFUNDED,
     SHIPPED,
+    SUCCEEDED,
+    UNPAID,
     Order,
     OrderEvent,
     OrderLine,
+    Payment,
+    Refund,
 )
 
 # Stock goes back when an order ends before its goods left the warehouse.
@@ -78,7 +82,7 @@ def place_order(settings, cart_token: str, token: str, fingerprint: str) -> Orde
             _take_stock(view.items, order.number)
             CartLine.delete().where(CartLine.cart == cart).execute()
             Cart.update(checkout={}, updated_at=now()).where(Cart.id == cart.id).execute()
-            outbox.enqueue(confirmation_mail(settings, order))
+            outbox.enqueue(confirmation_mail(settings, order), order_id=order.id, kind="order_confirmation")
             return order
     except IntegrityError:
         # The same order button, pressed twice at once: the other request made it.
@@ -125,10 +129,13 @@ def _create(view: CartView, token: str, user_id: int | None) -> Order:
         shipping_cents=totals.shipping_cents,
         total_cents=totals.total_cents,
         vat_by_rate={str(rate): cents for rate, cents in totals.vat_by_rate.items()},
+        vat_cents=sum(totals.vat_by_rate.values()),
         legal_versions=legal_versions(),
         idempotency_key=token,
         placed_at=placed,
         updated_at=placed,
+        customer_name=checkout["billing"].get("name", "")[:255],
+        country=(checkout.get("shipping") or checkout["billing"]).get("country", ""),
     )
     OrderLine.insert_many([
         dict(order=order, product=line.product_id, sku=line.sku, name=line.name,
@@ -154,8 +161,13 @@ def next_number(year: int) -> str:
 
 
 def transition(settings, order: Order, status: str, actor: str, note: str = "",
-               carrier: str = "", tracking_number: str = "") -> Order:
-    """Move an order to `status`, if its current state allows it; records and mails the step."""
+               carrier: str = "", tracking_number: str = "", payment_reference: str = "",
+               provider_id: str | None = None) -> Order:
+    """Move an order to `status`, if its current state allows it; records and mails the
+    step. Paid: the money received is recorded as a payment (`payment_reference`, e.g. the
+    transfer's reference; `provider_id`, what identifies it at its source, so that it is
+    never recorded twice). Refunded, or cancelled after payment: what was not yet paid
+    back is recorded as a refund (`payment_reference`: the transfer back)."""
     with write():
         order = locked(Order.select().where(Order.id == order.id)).get()
         if not order.can_become(status):
@@ -169,12 +181,28 @@ def transition(settings, order: Order, status: str, actor: str, note: str = "",
         changes = {"status": status, "updated_at": now()}
         if status == SHIPPED:
             changes.update(carrier=carrier, tracking_number=tracking_number)
+        if status == PAID:
+            Payment.create(order=order.id, provider=order.payment_method, provider_id=provider_id,
+                           amount_cents=order.total_cents, state=SUCCEEDED, reference=payment_reference,
+                           actor=actor)
+            changes["payment_status"] = PAID
+        elif status in (REFUNDED, CANCELLED) and order.payment_status != UNPAID:
+            outstanding = order.total_cents - refunded_cents(order.id)
+            if outstanding > 0:
+                Refund.create(order=order.id, provider=order.payment_method, amount_cents=outstanding,
+                              state=SUCCEEDED, reference=payment_reference, note=note, actor=actor)
+            changes["payment_status"] = REFUNDED
         Order.update(changes).where(Order.id == order.id).execute()
         OrderEvent.create(order=order, status=status, actor=actor, note=note)
         order = Order.get_by_id(order.id)
         if status in MAILED:
-            outbox.enqueue(status_mail(settings, order, MAILED[status]))
+            outbox.enqueue(status_mail(settings, order, MAILED[status]), order_id=order.id, kind=MAILED[status])
         return order
+
+
+def refunded_cents(order_id: int) -> int:
+    return Refund.select(fn.COALESCE(fn.SUM(Refund.amount_cents), 0)).where(
+        (Refund.order == order_id) & (Refund.state == SUCCEEDED)).scalar()
 
 
 # -- the signed link in order mail ---------------------------------------------------
@@ -223,7 +251,8 @@ def mail_fresh_link(settings, order: Order) -> None:
     """A new link to the order, to the address it was placed with."""
     with write():
         outbox.enqueue(outbox.compose(settings, order.email, _("Your link to order %(number)s", number=order.number),
-                                      "order_link", {"order": order, "link": order_url(settings, order)}))
+                                      "order_link", {"order": order, "link": order_url(settings, order)}),
+                       order_id=order.id, kind="order_link")
 
 
 def confirmation_mail(settings, order: Order):
@@ -302,7 +331,8 @@ def mail_account_link(settings, order: Order) -> None:
         outbox.enqueue(outbox.compose(
             settings, order.email, _("Your customer account at %(shop)s", shop=settings.merchant.name),
             "order_account", {"order": order, "link": outbox.link(
-                settings, "orders:confirm_account", number=order.number, query={"token": token})}))
+                settings, "orders:confirm_account", number=order.number, query={"token": token})}),
+            order_id=order.id, kind="order_account")
 
 
 def order_for_account_link(settings, number: str, token: str) -> Order | None:
