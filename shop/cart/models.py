@@ -15,6 +15,7 @@ class Cart(BaseModel):
     user = ForeignKeyField(User, null=True, backref="carts", on_delete="CASCADE", index=True)
     # What the shopper typed during checkout, kept until the order is placed.
     checkout = JSONField(default=dict)
+    checkout_started_at = DateTimeField(null=True)  # the first step of its latest checkout saved
     created_at = DateTimeField(default=now)
     updated_at = DateTimeField(default=now)
 

@@ -8,7 +8,7 @@ from shop.accounts.models import Address, User
 from shop.cart import service as cart_service
 from shop.cart.models import Cart
 from shop.config import Shipping
-from shop.db import write
+from shop.db import now, write
 from shop.orders.models import Order
 
 STEPS = ("address", "delivery", "review")
@@ -46,7 +46,10 @@ def _save(token: str, changes: dict) -> dict:
     # A new address may rule out the chosen delivery (express abroad): `missing_step`
     # then sends the shopper back to choose again.
     checkout = {**cart.checkout, **changes}
-    Cart.update(checkout=checkout).where(Cart.id == cart.id).execute()
+    fields = {Cart.checkout: checkout}
+    if not cart.checkout:  # the first step of a new checkout (the dashboard's funnel counts it)
+        fields[Cart.checkout_started_at] = now()
+    Cart.update(fields).where(Cart.id == cart.id).execute()
     return checkout
 
 
