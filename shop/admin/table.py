@@ -3,6 +3,7 @@ state in the query string (bookmarkable; Back restores it). Values that make no 
 (an unknown column, page "x", a page size of a million) fall back to the defaults."""
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
@@ -23,11 +24,28 @@ class Column:
 
 @dataclass(frozen=True)
 class Filter:
-    """A choice in the filter bar; "" (the first choice) means no filter."""
+    """A choice in the filter bar; "" (the first choice) means no filter. A filter of
+    kind "date" takes a day (YYYY-MM-DD) instead of a choice."""
 
     key: str
     label: Any
-    choices: tuple[tuple[str, Any], ...]
+    choices: tuple[tuple[str, Any], ...] = ()
+    kind: str = "select"
+
+    def accepts(self, value: str) -> bool:
+        if self.kind == "date":
+            return value == "" or day(value) is not None
+        return value in {v for v, _ in self.choices}
+
+
+def day(value: str) -> dt.date | None:
+    """The day a YYYY-MM-DD value names, or None."""
+    if len(value) != 10 or not value.isascii():
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -94,7 +112,7 @@ class Table:
         filters = {}
         for key, spec in self.filters.items():
             value = params.get(key, "")
-            filters[key] = value if value in {v for v, _ in spec.choices} else ""
+            filters[key] = value if spec.accepts(value) else ""
         size = whole_number(params.get("size", "")) or PAGE_SIZES[0]
         page = whole_number(params.get("page", "")) or 1
         return State(
@@ -108,8 +126,7 @@ class Table:
     def unreadable(self, params: Mapping[str, str]) -> list[str]:
         """The filters (and the search) given a value that `read` would drop: where
         falling back would widen a selection, e.g. of a bulk change, refuse instead."""
-        keys = [key for key, spec in self.filters.items()
-                if params.get(key, "") not in {v for v, _ in spec.choices}]
+        keys = [key for key, spec in self.filters.items() if not spec.accepts(params.get(key, ""))]
         return keys + ["q"] if len(params.get("q", "")) > MAX_SEARCH else keys
 
     def headers(self, state: State) -> list[Header]:
