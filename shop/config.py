@@ -102,6 +102,12 @@ class Settings:
     import_dir: Path = DATA_DIR / "imports"
     import_max_bytes: int = 50 * 1024 * 1024
     import_background_rows: int = 2000
+    # An admin's session ends after this many minutes without a request (0: never);
+    # customers' sessions are not affected.
+    admin_idle_minutes: int = 30
+    # Every admin must sign in with a second factor (TOTP): one without is sent to set it
+    # up before any back-office page.
+    admin_totp_required: bool = False
     merchant: Merchant = field(default_factory=Merchant)
     shipping: Shipping = field(default_factory=Shipping)
     mail: Mail = field(default_factory=Mail)
@@ -147,6 +153,8 @@ class Settings:
             import_dir=Path(config("IMPORT_DIR", default=str(DATA_DIR / "imports"))),
             import_max_bytes=config("IMPORT_MAX_BYTES", cast=int, default=50 * 1024 * 1024),
             import_background_rows=config("IMPORT_BACKGROUND_ROWS", cast=int, default=2000),
+            admin_idle_minutes=config("ADMIN_IDLE_MINUTES", cast=int, default=30),
+            admin_totp_required=config("ADMIN_TOTP_REQUIRED", cast=bool, default=False),
             merchant=Merchant.from_config(config),
             shipping=Shipping(
                 germany_cents=config("SHIPPING_DE_CENTS", cast=int, default=Shipping.germany_cents),

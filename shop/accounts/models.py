@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, TextField
+from peewee import BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField, TextField
 
 from shop.db import BaseModel, now
 
@@ -15,18 +15,34 @@ ADMIN = "admin"
 class User(BaseModel):
     email = CharField(unique=True)  # stored lowercased
     password_hash = CharField()
-    name = CharField()
-    role = CharField(default=CUSTOMER)
+    name = CharField(index=True)
+    role = CharField(default=CUSTOMER, index=True)
     email_verified_at = DateTimeField(null=True)
     language = CharField(default="de")
     # The SHA-256 of the one password-reset link still valid; a newer link replaces it.
     reset_token_hash = CharField(null=True)
-    created_at = DateTimeField(default=now)
+    created_at = DateTimeField(default=now, index=True)
     updated_at = DateTimeField(default=now)
+    # Set by an admin: the account cannot sign in, and its sessions have ended.
+    locked_at = DateTimeField(null=True)
+    # The second factor: a TOTP secret (waiting for its first code while totp_enabled_at
+    # is empty) and the time step of the last code taken, so that no code counts twice.
+    totp_secret = CharField(null=True)
+    totp_enabled_at = DateTimeField(null=True)
+    totp_last_step = BigIntegerField(null=True)
 
     @property
     def is_admin(self) -> bool:
         return self.role == ADMIN
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_at is not None
+
+    @property
+    def two_factor(self) -> bool:
+        """Signing in asks for a code from an authenticator app after the password."""
+        return self.totp_enabled_at is not None
 
     @property
     def verified(self) -> bool:
@@ -84,3 +100,16 @@ class Consent(BaseModel):
     requested_at = DateTimeField(default=now)
     confirmed_at = DateTimeField(null=True)
     withdrawn_at = DateTimeField(null=True)
+
+
+class RecoveryCode(BaseModel):
+    """One of the ten codes that stand in for the authenticator app once each. Only the
+    SHA-256 of a code is kept (the codes are random, so no slow hash is needed)."""
+
+    user = ForeignKeyField(User, backref="recovery_codes", on_delete="CASCADE")
+    code_hash = CharField()
+    created_at = DateTimeField(default=now)
+    used_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user", "code_hash"), True),)

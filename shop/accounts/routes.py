@@ -40,6 +40,9 @@ RESEND_PER_ACCOUNT = Limit("resend", 3, 3600)
 EMAIL_CHANGE_PER_ACCOUNT = Limit("email-change", 3, 3600)
 
 
+LOCKED_MESSAGE = _l("This account is locked. Please contact our customer service.")
+
+
 def limiter(request: Request):
     return request.app.state.limiter
 
@@ -92,14 +95,20 @@ async def login(request: Request):
     except TooMany as refused:
         return render(request, "accounts/login.html", {"form": form, "locked": True}, status_code=429,
                       headers={"Retry-After": str(refused.retry_after)})
-    user = await run_db(service.authenticate, email, form.password.data)
+    try:
+        user = await run_db(service.authenticate, email, form.password.data)
+    except service.AccountLocked:
+        return render(request, "accounts/login.html", {"form": form, "error": LOCKED_MESSAGE}, status_code=403)
     if user is None:
         return render(request, "accounts/login.html",
                       {"form": form, "error": _("The email address or the password is not right.")},
                       status_code=422)
     for attempt in attempts:
         attempt.succeeded()
-    notes = await sign_in(request, user)
+    try:
+        notes = await sign_in(request, user)
+    except service.AccountLocked:  # locked a moment ago
+        return render(request, "accounts/login.html", {"form": form, "error": LOCKED_MESSAGE}, status_code=403)
     flash(request, _("Welcome back, %(name)s!", name=user.name), "success")
     for note in notes:
         flash(request, note, "info")
@@ -139,6 +148,10 @@ async def password_reset_confirm(request: Request):
     # The mailed link proves the owner: signed in at once, even while strangers' guesses
     # hold the password sign-in shut.
     limiter(request).reset(SIGN_IN_PER_ACCOUNT, user.email)
+    if user.locked:
+        flash(request, _("Your password is changed."), "success")
+        flash(request, LOCKED_MESSAGE, "error")
+        return see_other(url_path(request, "accounts:login"))
     await sign_in(request, user)
     flash(request, _("Your password is changed and you are signed in."), "success")
     return see_other(url_path(request, "accounts:profile"))

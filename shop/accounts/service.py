@@ -73,14 +73,22 @@ def resend_verification(settings, user: User) -> None:
 
 # -- signing in -----------------------------------------------------------------
 
+class AccountLocked(Exception):
+    """The password is right, but an admin has locked the account."""
+
+
 def authenticate(email: str, password: str) -> User | None:
-    """The account for these credentials, or None; takes as long either way."""
+    """The account for these credentials, or None; takes as long either way. Raises
+    AccountLocked for a locked account, only once the password has proven the owner
+    (so the answer tells a stranger nothing)."""
     user = User.get_or_none(User.email == normalize(email))
     if user is None:
         passwords.verify(passwords.DUMMY_HASH, password)
         return None
     if not passwords.verify(user.password_hash, password):
         return None
+    if user.locked:
+        raise AccountLocked(user.email)
     if passwords.needs_rehash(user.password_hash):
         with write():
             User.update(password_hash=passwords.hash_password(password)).where(User.id == user.id).execute()
@@ -88,9 +96,11 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def start_session(user: User, user_agent: str = "") -> str:
-    """A new signed-in session; returns the key for the cookie."""
+    """A new signed-in session; returns the key for the cookie. A locked account gets none."""
     key = UserSession.new_key()
     with write():
+        if User.select().where((User.id == user.id) & User.locked_at.is_null(False)).exists():
+            raise AccountLocked(user.email)
         UserSession.create(key_hash=UserSession.hash_key(key), user=user, user_agent=user_agent[:200],
                            expires_at=now() + SESSION_LIFETIME)
     return key
@@ -98,17 +108,35 @@ def start_session(user: User, user_agent: str = "") -> str:
 
 # Asked on every request of a signed-in user.
 _live_session = Prepared(lambda key_hash, at: UserSession.select(UserSession, User).join(User).where(
-    (UserSession.key_hash == key_hash) & (UserSession.expires_at > at)))
+    (UserSession.key_hash == key_hash) & (UserSession.expires_at > at) & User.locked_at.is_null()))
+
+# How often the "last seen" time is written: for customers now and then (the list of
+# sessions), for admins each minute, since it decides when their session ends.
+SEEN_EVERY = dt.timedelta(minutes=5)
+ADMIN_SEEN_EVERY = dt.timedelta(minutes=1)
+IDLE = "idle"  # what session_user answers for an admin's session that ended for idleness
 
 
-def session_user(key: str | None) -> tuple[User, UserSession] | None:
-    """The user of a live session key, checked against the database on every request."""
+def session_user(key: str | None, admin_idle: dt.timedelta | None = None
+                 ) -> tuple[User, UserSession] | str | None:
+    """The user of a live session key, checked against the database on every request.
+
+    With `admin_idle`, an admin's session unused for longer ends here and the answer is
+    IDLE. The last request's time is known to within ADMIN_SEEN_EVERY, so the session
+    ends between `admin_idle` and one minute later, never earlier.
+    """
     if not key:
         return None
     row = _live_session.first(UserSession.hash_key(key), now())
     if row is None:
         return None
-    if now() - row.last_seen_at > dt.timedelta(minutes=5):
+    admin = row.user.is_admin
+    unused = now() - row.last_seen_at
+    if admin and admin_idle and unused > admin_idle + ADMIN_SEEN_EVERY:
+        with write():
+            UserSession.delete().where(UserSession.id == row.id).execute()
+        return IDLE
+    if unused > (ADMIN_SEEN_EVERY if admin else SEEN_EVERY):
         try:
             with write():
                 UserSession.update(last_seen_at=now()).where(UserSession.id == row.id).execute()
@@ -200,9 +228,10 @@ def create_admin(email: str, password: str, name: str = "Admin") -> User:
         if user is None:
             return User.create(email=email, name=name, role=ADMIN, email_verified_at=now(),
                                password_hash=passwords.hash_password(password))
-        # An account someone else may have opened: new password, and every session of it ends.
+        # An account someone else may have opened: new password, and every session of it
+        # ends. The command is the way back in for an operator: it also unlocks.
         User.update(role=ADMIN, password_hash=passwords.hash_password(password), email_verified_at=now(),
-                    updated_at=now()).where(User.id == user.id).execute()
+                    locked_at=None, updated_at=now()).where(User.id == user.id).execute()
         end_sessions(user)
         return User.get_by_id(user.id)
 
