@@ -51,13 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     order.add_argument("--tracking", default="")
     order.add_argument("--note", default="")
 
-    for command in (migrate, import_csv, worker, admin, order):
+    audit_verify = commands.add_parser(
+        "audit-verify", help="check that no entry of the audit trail was changed or removed (exit 1 if so)")
+
+    for command in (migrate, import_csv, worker, admin, order, audit_verify):
         command.add_argument("--demo", action="store_true",
                              help="work on the demo database, the one `serve --demo` runs on")
 
     args = parser.parse_args(argv)
     run = {"serve": cmd_serve, "migrate": cmd_migrate, "import-csv": cmd_import_csv,
-           "worker": cmd_worker, "order": cmd_order, "create-admin": cmd_create_admin}[args.command]
+           "worker": cmd_worker, "order": cmd_order, "create-admin": cmd_create_admin,
+           "audit-verify": cmd_audit_verify}[args.command]
     try:
         return run(args)
     except ConfigError as problem:
@@ -197,6 +201,37 @@ def cmd_order(args) -> int:
         return 1
     print(f"{order.number}: {order.status}")
     return 0
+
+
+def cmd_audit_verify(args) -> int:
+    """Walk the audit trail's hash chain; name the first entry changed or removed."""
+    from shop.audit import chain
+    from shop.db import connect, migrate, with_connection
+
+    connect(_settings(args).database_url)
+    migrate()
+    verdict = with_connection(chain.verify)
+    if verdict.problem is None:
+        print(f"The audit trail is whole: {verdict.checked} entries checked"
+              + (f", the last is entry {verdict.last_id} with the hash {verdict.last_hash}."
+                 if verdict.checked else "."))
+        return 0
+    span = (f"Entry {verdict.entry_id}" if verdict.until in (None, verdict.entry_id)
+            else f"Entries {verdict.entry_id} to {verdict.until}")
+    found = ""
+    if verdict.found:
+        at, who, action, object_type, object_id = verdict.found
+        found = f" (now: {chain.canonical_time(at)[:19].replace('T', ' ')} UTC, {who}, {action} {object_type} {object_id})"
+    print({
+        chain.CHANGED: f"Entry {verdict.entry_id}{found} was changed after it was written.",
+        chain.REMOVED: f"{span} {'was' if span.startswith('Entry ') else 'were'} removed.",
+        chain.UNCHAINED: f"Entry {verdict.entry_id}{found} was not written by the shop: it has no hash.",
+        chain.ADDED: f"{span} {'was' if span.startswith('Entry ') else 'were'} added behind the shop's back.",
+        chain.NO_HEAD: "The head of the audit trail (the table audit_chain) is missing.",
+    }[verdict.problem], file=sys.stderr)
+    if verdict.checked:
+        print(f"The {verdict.checked} entries up to entry {verdict.last_id} are whole.", file=sys.stderr)
+    return 1
 
 
 def cmd_serve(args) -> int:

@@ -9,8 +9,9 @@ from typing import Any, Iterable, Mapping
 
 from peewee import Field
 
-from shop.db import db, now
+from shop.db import db, now, write
 
+from . import chain
 from .models import AuditEntry
 
 
@@ -37,18 +38,21 @@ def record(actor: Actor, action: str, object_type: str, object_id: Any, label: s
     record_many(actor, action, object_type, [(object_id, label, changed or {})])
 
 
-# The fields record_many fills, in the order of its statement's parameters.
+# The fields record_many fills, in the order of its statement's parameters (after the id,
+# before the hash): the columns an entry's hash covers.
 _MANY_FIELDS: tuple[Field, ...] = (
     AuditEntry.at, AuditEntry.actor_id, AuditEntry.actor, AuditEntry.address, AuditEntry.action,
     AuditEntry.object_type, AuditEntry.object_id, AuditEntry.object_label, AuditEntry.changes,
 )
+assert tuple(f.column_name for f in _MANY_FIELDS) == chain.HASHED
 
 
 def record_many(actor: Actor, action: str, object_type: str,
                 entries: Iterable[tuple[Any, str, Mapping[str, list]]]) -> int:
-    """One entry per (id, label, changes). A prepared statement run for each entry:
-    building a statement with Peewee takes longer than running it, and building one of
-    many rows took a good part of an import's time."""
+    """One entry per (id, label, changes), appended to the chain. A prepared statement run
+    for each entry: building a statement with Peewee takes longer than running it, and
+    building one of many rows took a good part of an import's time. Outside a transaction,
+    the entries get one of their own (the chain's head must be read and moved at once)."""
     at = now()
     rows = [
         [field.db_value(value) for field, value in zip(_MANY_FIELDS, (
@@ -57,11 +61,26 @@ def record_many(actor: Actor, action: str, object_type: str,
         for object_id, label, changed in entries
     ]
     if rows:
-        columns = ", ".join(f'"{field.column_name}"' for field in _MANY_FIELDS)
-        placeholders = ", ".join(db.param for _field in _MANY_FIELDS)
-        db.cursor().executemany(
-            f'INSERT INTO "{AuditEntry._meta.table_name}" ({columns}) VALUES ({placeholders})', rows)
+        if db.in_transaction():
+            _append(rows, at)
+        else:
+            with write():
+                _append(rows, at)
     return len(rows)
+
+
+def _append(rows: list[list], at: dt.datetime) -> None:
+    head = chain.lock_head()
+    ids = chain.new_ids(head, len(rows))
+    stamp, previous = at.isoformat(), head.last_hash
+    for entry_id, row in zip(ids, rows):
+        previous = chain.entry_hash(previous, entry_id, stamp, row[1:])
+        row[:0] = (entry_id,)
+        row.append(previous)
+    columns = ", ".join(f'"{name}"' for name in ("id", *chain.HASHED, "hash"))
+    placeholders = ", ".join(db.param for _name in range(len(chain.HASHED) + 2))
+    db.cursor().executemany(f'INSERT INTO "{chain.TABLE}" ({columns}) VALUES ({placeholders})', rows)
+    chain.move_head(ids[-1], previous, len(rows))
 
 
 def _plain(value: Any) -> Any:
