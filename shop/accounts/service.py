@@ -9,12 +9,12 @@ import secrets
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from shop.db import DatabaseBusy, Prepared, now, write
+from shop.db import DatabaseBusy, Prepared, locked, now, write
 from shop.i18n import _, in_language
 from shop.mail import outbox
 
 from . import passwords
-from .models import ADMIN, Address, Consent, User, UserSession
+from .models import ADMIN, CUSTOMER, Address, Consent, User, UserSession
 
 VERIFY_MAX_AGE = 3 * 24 * 3600
 RESET_MAX_AGE = 3600
@@ -234,6 +234,87 @@ def create_admin(email: str, password: str, name: str = "Admin") -> User:
                     locked_at=None, updated_at=now()).where(User.id == user.id).execute()
         end_sessions(user)
         return User.get_by_id(user.id)
+
+
+# -- what an admin does to an account ----------------------------------------------
+
+class Refused(Exception):
+    """The change cannot be made (nothing was written); the message says why."""
+
+
+def _account_for_change(user_id: int) -> User:
+    user = locked(User.select().where(User.id == user_id)).get_or_none()
+    if user is None:
+        raise LookupError(user_id)
+    return user
+
+
+def lock_account(user_id: int, by_user_id: int | None) -> tuple[User, int]:
+    """Lock the account and end all its sessions; returns the account as it was and how
+    many sessions ended. Call inside `write()`."""
+    user = _account_for_change(user_id)
+    if user.id == by_user_id:
+        raise Refused(_("You cannot lock your own account."))
+    if user.locked:
+        raise Refused(_("This account is already locked."))
+    User.update(locked_at=now(), updated_at=now()).where(User.id == user.id).execute()
+    ended = UserSession.delete().where(UserSession.user == user.id).execute()
+    return user, ended
+
+
+def unlock_account(user_id: int) -> User:
+    """Call inside `write()`; returns the account as it was."""
+    user = _account_for_change(user_id)
+    if not user.locked:
+        raise Refused(_("This account is not locked."))
+    User.update(locked_at=None, updated_at=now()).where(User.id == user.id).execute()
+    return user
+
+
+def set_role(user_id: int, role: str) -> User:
+    """Make an account an admin or a customer again; returns it as it was. The last
+    admin who can sign in stays one. Call inside `write()`."""
+    assert role in (ADMIN, CUSTOMER), role
+    # Every admin's row is locked (PostgreSQL), so two admins taking each other's role
+    # at once cannot both succeed.
+    admins = {row.id: row for row in locked(User.select(User.id, User.locked_at).where(User.role == ADMIN))}
+    user = _account_for_change(user_id)
+    if user.role == role:
+        raise Refused(_("This account is already an admin.") if role == ADMIN
+                      else _("This account is not an admin."))
+    if role == ADMIN:
+        if user.locked:
+            raise Refused(_("A locked account cannot become an admin. Unlock it first."))
+        if not user.verified:
+            raise Refused(_("The email address of this account is not confirmed yet; "
+                            "only a confirmed account can become an admin."))
+    elif not any(admin_id != user.id and not row.locked for admin_id, row in admins.items()):
+        raise Refused(_("This is the last admin: the shop needs at least one. "
+                        "Make someone else an admin first."))
+    User.update(role=role, updated_at=now()).where(User.id == user.id).execute()
+    return user
+
+
+def end_account_session(user_id: int, session_id: int) -> UserSession:
+    """End one session of the account; LookupError if it has no such session. Call
+    inside `write()`; returns the session as it was."""
+    session = locked(UserSession.select().where(
+        (UserSession.id == session_id) & (UserSession.user == user_id))).get_or_none()
+    if session is None:
+        raise LookupError(session_id)
+    UserSession.delete().where(UserSession.id == session.id).execute()
+    return session
+
+
+def resend_verification_for(settings, user_id: int) -> User:
+    """An admin sends the confirmation link again, in the account's language. Call
+    inside `write()`."""
+    user = _account_for_change(user_id)
+    if user.verified:
+        raise Refused(_("This email address is already confirmed."))
+    with in_language(user.language):
+        outbox.enqueue(verification_mail(settings, user))
+    return user
 
 
 # -- addresses --------------------------------------------------------------------

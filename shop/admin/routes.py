@@ -9,7 +9,7 @@ from starlette.routing import Route
 from shop.auth import AdminRequired
 from shop.web import Area, PrivatePages, see_other, url_path
 
-from . import categories, dashboard, images, imports, product_form, products, stock
+from . import categories, customers, dashboard, images, imports, product_form, products, reauth, stock
 
 
 async def to_dashboard(request: Request):
@@ -20,6 +20,6 @@ routes = [
     Route("/admin", to_dashboard),
     Area("admin", [
         *dashboard.routes, *products.routes, *product_form.routes, *images.routes,
-        *categories.routes, *stock.routes, *imports.routes,
+        *categories.routes, *stock.routes, *imports.routes, *customers.routes, *reauth.routes,
     ], path="/admin", middleware=[Middleware(PrivatePages), Middleware(AdminRequired)]),
 ]
