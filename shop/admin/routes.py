@@ -9,7 +9,7 @@ from starlette.routing import Route
 from shop.auth import AdminRequired
 from shop.web import Area, PrivatePages, see_other, url_path
 
-from . import categories, customers, dashboard, images, imports, product_form, products, reauth, stock
+from . import audit, categories, customers, dashboard, images, imports, product_form, products, reauth, stock
 
 
 async def to_dashboard(request: Request):
@@ -21,5 +21,6 @@ routes = [
     Area("admin", [
         *dashboard.routes, *products.routes, *product_form.routes, *images.routes,
         *categories.routes, *stock.routes, *imports.routes, *customers.routes, *reauth.routes,
+        *audit.routes,
     ], path="/admin", middleware=[Middleware(PrivatePages), Middleware(AdminRequired)]),
 ]
