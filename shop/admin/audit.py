@@ -173,8 +173,7 @@ def log_page(params: dict[str, str]) -> dict[str, Any]:
     query = queries.matching(reading.criteria)
     page = reading.table.page(query, reading.state, count=lambda: total)
     products = {int(e.object_id) for e in page.rows if e.object_type == "product" and _is_id(e.object_id)}
-    present = {row[0] for row in Product.select(Product.id).where(Product.id.in_(sorted(products))).tuples()} \
-        if products else set()
+    present = set(Product.select(Product.id).where(Product.id.in_(sorted(products))).scalars()) if products else set()
     return {"reading": reading, "page": page, "present": present}
 
 

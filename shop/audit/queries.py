@@ -152,7 +152,7 @@ def seen(head: chain.Head | None) -> Seen:
                 query = query.where(AuditEntry.id > after)
             if until is not None:
                 query = query.where(AuditEntry.id <= until)
-            return frozenset(row[0] for row in query.tuples())
+            return frozenset(query.scalars())
 
         return Seen(distinct(AuditEntry.actor), distinct(AuditEntry.action), distinct(AuditEntry.object_type))
 
