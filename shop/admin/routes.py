@@ -10,6 +10,7 @@ from shop.auth import AdminRequired
 from shop.web import Area, PrivatePages, see_other, url_path
 
 from . import audit, categories, customers, dashboard, images, imports, product_form, products, reauth, stock
+from . import bank_statements
 
 
 async def to_dashboard(request: Request):
@@ -21,6 +22,7 @@ routes = [
     Area("admin", [
         *dashboard.routes, *products.routes, *product_form.routes, *images.routes,
         *categories.routes, *stock.routes, *imports.routes, *customers.routes, *reauth.routes,
+        *bank_statements.routes,
         *audit.routes,
     ], path="/admin", middleware=[Middleware(PrivatePages), Middleware(AdminRequired)]),
 ]
