@@ -33,6 +33,7 @@ import datetime as dt
 import threading
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 from babel.dates import format_date as babel_date
 from babel.numbers import format_percent
@@ -134,10 +135,10 @@ def _by_day(bounds: list[dt.datetime]) -> dict[int, tuple[int, int, int, int]]:
     start, end = bounds[0], bounds[-1]
     in_period = (Order.placed_at >= start) & (Order.placed_at < end)
     placed = Order.alias("placed")
-    refunds = (Refund.select(Refund.order_id.alias("order_id"), fn.SUM(Refund.amount_cents).alias("amount"))
-               .where((Refund.state == SUCCEEDED) & Refund.order_id.in_(
+    refunds = (Refund.select(Refund.order.alias("order_id"), fn.SUM(Refund.amount_cents).alias("amount"))
+               .where((Refund.state == SUCCEEDED) & Refund.order.in_(
                    placed.select(placed.id).where((placed.placed_at >= start) & (placed.placed_at < end))))
-               .group_by(Refund.order_id).alias("refunds"))
+               .group_by(Refund.order).alias("refunds"))
     refunded = fn.COALESCE(refunds.c.amount, 0)
     total, net = Order.total_cents, Order.total_cents - Order.vat_cents
     # The net part of a refund, rounded half up, in 64-bit integers on both databases.
@@ -161,27 +162,28 @@ def _by_day(bounds: list[dt.datetime]) -> dict[int, tuple[int, int, int, int]]:
 def _new_customers(start: dt.datetime, week: dt.datetime, today: dt.datetime, end: dt.datetime) -> tuple[int, ...]:
     """Customer accounts registered today, in 7 and in 30 days."""
     since = [fn.SUM(Case(None, [(User.created_at >= bound, 1)], 0)) for bound in (today, week)]
-    row = (User.select(*since, fn.COUNT(User.id))
-           .where((User.role == CUSTOMER) & (User.created_at >= start) & (User.created_at < end))
-           .tuples().get())
+    row: Any = (User.select(*since, fn.COUNT(User.id))
+                .where((User.role == CUSTOMER) & (User.created_at >= start) & (User.created_at < end))
+                .tuples().get())
     return tuple(int(n or 0) for n in row)
 
 
 def _by_state() -> list[tuple[str, int]]:
-    counts = dict(Order.select(Order.status, fn.COUNT(Order.id)).group_by(Order.status).tuples())
+    rows: Any = Order.select(Order.status, fn.COUNT(Order.id)).group_by(Order.status).tuples()
+    counts: dict[str, int] = dict(rows)
     return [(status, int(counts.pop(status, 0))) for status in TRANSITIONS] + sorted(counts.items())
 
 
 def _top_products(start: dt.datetime, end: dt.datetime) -> list[tuple[int, str, str, int, int]]:
     gross = fn.SUM(OrderLine.total_cents)
-    best = (OrderLine.select(OrderLine.product_id.alias("product_id"), fn.SUM(OrderLine.quantity).alias("quantity"),
+    best = (OrderLine.select(OrderLine.product.alias("product_id"), fn.SUM(OrderLine.quantity).alias("quantity"),
                              gross.alias("gross"))
             .join(Order, on=(OrderLine.order == Order.id))
             .where((Order.placed_at >= start) & (Order.placed_at < end) & Order.status.not_in(NOT_COUNTED)
                    & OrderLine.product.is_null(False))
-            .group_by(OrderLine.product_id)
-            .order_by(gross.desc(), OrderLine.product_id).limit(TOP_PRODUCTS).alias("best"))
-    query = (Product.select(Product.id, Product.name, Product.sku, best.c.quantity, best.c.gross)
+            .group_by(OrderLine.product)
+            .order_by(gross.desc(), OrderLine.product).limit(TOP_PRODUCTS).alias("best"))
+    query: Any = (Product.select(Product.id, Product.name, Product.sku, best.c.quantity, best.c.gross)
              .join(best, on=(best.c.product_id == Product.id))
              .order_by(best.c.gross.desc(), Product.id).tuples())
     return [(pid, name, sku, int(quantity), int(cents)) for pid, name, sku, quantity, cents in query]
@@ -194,9 +196,10 @@ def _low_stock(default_threshold: int) -> tuple[int, list[tuple[int, str, str, i
     # the few products that low through the stock's index, not the whole catalogue.
     highest = max(default_threshold, Product.select(fn.MAX(Product.low_stock_threshold)).scalar() or 0)
     low = (Product.stock <= highest) & (Product.active == True) & (Product.stock <= threshold)  # noqa: E712
-    rows = list(Product.select(Product.id, Product.name, Product.sku, Product.stock, threshold,
-                               fn.COUNT(Product.id).over())  # how many in all, in the same pass
-                .where(low).order_by(Product.stock, Product.name, Product.id).limit(LOW_STOCK_SHOWN).tuples())
+    rows: list[Any] = list(
+        Product.select(Product.id, Product.name, Product.sku, Product.stock, threshold,
+                       fn.COUNT(Product.id).over())  # how many in all, in the same pass
+        .where(low).order_by(Product.stock, Product.name, Product.id).limit(LOW_STOCK_SHOWN).tuples())
     return (int(rows[0][5]) if rows else 0,
             [(pid, name, sku, int(stock), int(level)) for pid, name, sku, stock, level, _ in rows])
 
