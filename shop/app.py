@@ -38,7 +38,8 @@ from shop.legal import routes as legal
 from shop.mail import outbox
 from shop.mail import routes as dev_mail
 from shop.orders import routes as orders
-from shop.orders.models import status_label
+from shop.orders.carriers import carrier_name, tracking_url
+from shop.orders.models import payment_label, status_label
 from shop.ratelimit import TooMany, limiter_for
 from shop.security import (
     BodySizeLimitMiddleware,
@@ -167,6 +168,9 @@ def templates(router: Router) -> jinja2.Environment:
         product_card=cards.product_card,
         cart_count=cart_session.item_count,
         status_label=status_label,
+        payment_label=payment_label,
+        carrier_name=carrier_name,
+        tracking_url=tracking_url,
         delivery_name=pricing.delivery_name,
         payment_name=pricing.payment_name,
     )

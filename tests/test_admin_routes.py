@@ -7,10 +7,13 @@ import re
 from urllib.parse import quote
 
 import pytest
+from starlette.testclient import TestClient
 
 from shop.audit.models import AuditEntry
 from shop.catalog.models import Category, ImportJob, Product, ProductImage, StockMovement
-from tests.routing import requests_to
+from shop.orders.models import Order
+from tests.conftest import Shopper
+from tests.routing import FIRST_ORDER, requests_to
 
 CSV = "slug,name\nneu-kategorie,Neue Kategorie\n"
 
@@ -21,9 +24,9 @@ def admin_requests(app) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def one_of_each(admin, make_category, make_product, database):
+def one_of_each(app, admin, make_category, make_product, database):
     """Id 1 of everything the back office's paths name: a category, a product with a
-    picture and stock movements, an import."""
+    picture and stock movements, an import, an order."""
     category = make_category("Küche")
     product = make_product("Tasse", category=category)
     ProductImage.create(product=product, filename="products/tasse.svg", alt="Tasse", position=0)
@@ -31,8 +34,11 @@ def one_of_each(admin, make_category, make_product, database):
     uploaded = admin.client.post("/admin/imports", data={"csrf_token": csrf},
                                  files={"file": ("kategorien.csv", CSV.encode(), "text/csv")})
     assert uploaded.status_code == 303
+    buyer = Shopper(TestClient(app, follow_redirects=False))
+    buyer.buy(product)
     assert {Category.get_by_id(1).id, Product.get_by_id(1).id, ProductImage.get_by_id(1).id,
             ImportJob.get_by_id(1).id} == {1}
+    assert Order.get_by_id(1).number == FIRST_ORDER
     return product
 
 

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from shop.auth import AdminRequired
 from shop.web import Area, PrivatePages, see_other, url_path
 
-from . import audit, categories, customers, dashboard, images, imports, product_form, products, reauth, stock
+from . import audit, categories, customers, dashboard, images, imports, order, orders, product_form, products, reauth, stock
 from . import bank_statements
 
 
@@ -22,6 +22,7 @@ routes = [
     Area("admin", [
         *dashboard.routes, *products.routes, *product_form.routes, *images.routes,
         *categories.routes, *stock.routes, *imports.routes, *customers.routes, *reauth.routes,
+        *orders.routes, *order.routes,
         *bank_statements.routes,
         *audit.routes,
     ], path="/admin", middleware=[Middleware(PrivatePages), Middleware(AdminRequired)]),

@@ -203,9 +203,9 @@ class SlugRedirect(BaseModel):
 
 
 # Why stock changed. Every change of `Product.stock` is a StockMovement.
-ORDER, CANCELLATION, RECEIVED, STOCKTAKING, DAMAGE, CORRECTION = (
-    "order", "cancellation", "received", "stocktaking", "damage", "correction")
-STOCK_REASONS = (ORDER, CANCELLATION, RECEIVED, STOCKTAKING, DAMAGE, CORRECTION)
+ORDER, CANCELLATION, RETURN, RECEIVED, STOCKTAKING, DAMAGE, CORRECTION = (
+    "order", "cancellation", "return", "received", "stocktaking", "damage", "correction")
+STOCK_REASONS = (ORDER, CANCELLATION, RETURN, RECEIVED, STOCKTAKING, DAMAGE, CORRECTION)
 
 
 class StockMovement(BaseModel):

@@ -8,7 +8,7 @@ from peewee import JOIN, fn
 from shop.db import db, locked
 
 from .models import (  # noqa: F401  (the reasons, for callers)
-    CANCELLATION, CORRECTION, DAMAGE, ORDER, RECEIVED, STOCK_REASONS, STOCKTAKING, Product, StockMovement,
+    CANCELLATION, CORRECTION, DAMAGE, ORDER, RECEIVED, RETURN, STOCK_REASONS, STOCKTAKING, Product, StockMovement,
 )
 
 MAX_STOCK = 10_000_000

@@ -14,6 +14,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from peewee import IntegrityError, fn
 
 from shop.mail import outbox
+from shop.mail.models import OutboxMessage
 from shop.accounts import passwords
 from shop.accounts.models import User
 from shop.cart.models import Cart, CartLine
@@ -27,6 +28,7 @@ from shop.i18n import SHOP_TIMEZONE
 from shop.legal.texts import attachments as legal_attachments
 from shop.legal.texts import versions as legal_versions
 
+from .carriers import carrier_name, tracking_url
 from .models import (
     AWAITING_PAYMENT,
     CANCELLED,
@@ -38,6 +40,7 @@ from .models import (
     Order,
     OrderEvent,
     OrderLine,
+    OrderNote,
     Payment,
     Refund,
 )
@@ -200,6 +203,37 @@ def transition(settings, order: Order, status: str, actor: str, note: str = "",
         return order
 
 
+def add_note(order: Order, author: str, text: str) -> OrderNote:
+    with write():
+        return OrderNote.create(order=order.id, author=author, text=text)
+
+
+def correct_delivery_address(order: Order, address: dict, actor: str) -> dict:
+    """Correct where the order goes, before it has left; returns the address as it was.
+    The country stays: another one could change the shipping costs the customer agreed to."""
+    with write():
+        order = locked(Order.select().where(Order.id == order.id)).get()
+        if order.status not in (AWAITING_PAYMENT, PAID):
+            raise IllegalTransition(f"{order.number}: the address of a {order.status} order stays")
+        before = order.delivery_address
+        if address.get("country") != before.get("country"):
+            raise OrderProblem(_("The country of delivery cannot change: it decides the shipping costs. "
+                                 "Cancel the order instead, if need be."))
+        Order.update(shipping_address=address, updated_at=now()).where(Order.id == order.id).execute()
+        OrderEvent.create(order=order, status=order.status, actor=actor, note=_("Delivery address corrected"))
+        return before
+
+
+def send_again(order: Order, message_id: int) -> OutboxMessage | None:
+    """The same mail once more, as it was sent; None if the order has no such mail."""
+    with write():
+        sent = OutboxMessage.get_or_none((OutboxMessage.id == message_id) & (OutboxMessage.order_id == order.id))
+        if sent is None or not sent.message:
+            return None
+        return OutboxMessage.create(recipient=sent.recipient, subject=sent.subject, message=sent.message,
+                                    order_id=order.id, kind=sent.kind)
+
+
 def refunded_cents(order_id: int) -> int:
     return Refund.select(fn.COALESCE(fn.SUM(Refund.amount_cents), 0)).where(
         (Refund.order == order_id) & (Refund.state == SUCCEEDED)).scalar()
@@ -263,19 +297,22 @@ def confirmation_mail(settings, order: Order):
     )
 
 
-def status_mail(settings, order: Order, template: str):
+def status_mail(settings, order: Order, template: str, extra: dict | None = None):
     subjects = {
         "order_paid": _("Payment received for order %(number)s", number=order.number),
         "order_shipped": _("Order %(number)s is on its way", number=order.number),
         "order_cancelled": _("Order %(number)s has been cancelled", number=order.number),
         "order_refunded": _("Order %(number)s has been refunded", number=order.number),
+        "order_refunded_partly": _("Money paid back for order %(number)s", number=order.number),
     }
-    return outbox.compose(settings, order.email, subjects[template], template, _mail_context(settings, order))
+    return outbox.compose(settings, order.email, subjects[template], template,
+                          {**_mail_context(settings, order), **(extra or {})})
 
 
 def _mail_context(settings, order: Order) -> dict:
     return {"order": order, "lines": list(order.lines.order_by(OrderLine.id)),
-            "link": order_url(settings, order)}
+            "link": order_url(settings, order), "carrier": carrier_name(order.carrier),
+            "tracking_url": tracking_url(order.carrier, order.tracking_number)}
 
 
 def order_by_key(key: str) -> Order | None:
