@@ -34,6 +34,9 @@ def one_of_each(app, admin, make_category, make_product, database):
     uploaded = admin.client.post("/admin/imports", data={"csrf_token": csrf},
                                  files={"file": ("kategorien.csv", CSV.encode(), "text/csv")})
     assert uploaded.status_code == 303
+    statement = admin.client.post("/admin/bank-statements", data={"csrf_token": csrf}, files={"file": (
+        "auszug.csv", "Buchungstag;Betrag;Verwendungszweck\n02.01.2026;24,90;Nr 2026-000001\n".encode(), "text/csv")})
+    assert statement.headers["location"] == "/admin/bank-statements/1"
     buyer = Shopper(TestClient(app, follow_redirects=False))
     buyer.buy(product)
     assert {Category.get_by_id(1).id, Product.get_by_id(1).id, ProductImage.get_by_id(1).id,
