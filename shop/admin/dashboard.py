@@ -37,6 +37,7 @@ from typing import Any
 
 from babel.dates import format_date as babel_date
 from babel.numbers import format_percent
+from markupsafe import Markup
 from peewee import JOIN, Case, Select, fn
 from starlette.requests import Request
 from starlette.routing import Route
@@ -55,6 +56,7 @@ TOP_PRODUCTS = 10
 LOW_STOCK_SHOWN = 8
 NOT_COUNTED = (CANCELLED, REFUNDED)  # orders that are no revenue
 CHART_WIDTH, CHART_HEIGHT = 600, 200  # the SVG's own units; it scales to the page
+PANELS = "fragments/admin/dashboard.html"
 
 
 # -- the day bounds --------------------------------------------------------------------
@@ -104,6 +106,21 @@ class Figures:
     low_stock: list[tuple[int, str, str, int, int]]  # id, name, sku, stock, threshold
     low_stock_count: int
     funnel: dict[str, int] = field(default_factory=dict)  # carts, checkouts, orders
+    views: dict[str, dict] = field(default_factory=dict)  # per locale: what the page shows of them
+
+    def view(self, locale: str) -> dict:
+        """The chart, the funnel's shares and the time, worded for `locale`: made once for
+        the minute's figures, not on every request."""
+        if locale not in self.views:
+            funnel = self.funnel
+            self.views[locale] = {
+                "chart": chart(self.days, locale),
+                "computed_at": self.computed_at.replace(tzinfo=dt.UTC).astimezone(SHOP_TIMEZONE),
+                "conversion": {"checkouts": percent(funnel["checkouts"], funnel["carts"], locale),
+                               "orders": percent(funnel["orders"], funnel["checkouts"], locale),
+                               "overall": percent(funnel["orders"], funnel["carts"], locale)},
+            }
+        return self.views[locale]
 
 
 def compute(today: dt.date, default_threshold: int, at: dt.datetime) -> Figures:
@@ -255,9 +272,8 @@ class Bar:
     short_label: str  # "Mo., 3. März" as a table row fits a phone: "Mo., 3.3."
 
 
-def chart(days: list[Day]) -> dict:
+def chart(days: list[Day], locale: str) -> dict:
     """The bars of the revenue chart in the SVG's units, and the labels around it."""
-    locale = babel_locale()
     top = max((d.gross_cents for d in days), default=0)
     scale = _nice_ceiling(top)
     slot = CHART_WIDTH / len(days)
@@ -289,22 +305,18 @@ def _nice_ceiling(cents: int) -> int:
         power *= 10
 
 
-def percent(part: int, whole: int) -> str | None:
-    return format_percent(part / whole, "#,##0.#\u00a0%", locale=babel_locale()) if whole else None
+def percent(part: int, whole: int, locale: str) -> str | None:
+    return format_percent(part / whole, "#,##0.#\u00a0%", locale=locale) if whole else None
 
 
 async def dashboard(request: Request):
     settings = request.app.state.settings
     data, orders = await run_db(dashboard_data, settings.low_stock_threshold)
-    funnel = data.funnel
-    return render(request, "admin/index.html", {
-        "figures": data, "orders": orders, "chart": chart(data.days),
-        "computed_at": data.computed_at.replace(tzinfo=dt.UTC).astimezone(SHOP_TIMEZONE),
-        "conversion": {"checkouts": percent(funnel["checkouts"], funnel["carts"]),
-                       "orders": percent(funnel["orders"], funnel["checkouts"]),
-                       "overall": percent(funnel["orders"], funnel["carts"])},
-        "percent": percent,
-    })
+    view = data.view(babel_locale())
+    if "panels" not in view:
+        # The same for every admin in this minute: rendered once, not on every request.
+        view["panels"] = Markup(request.app.state.templates.get_template(PANELS).render(figures=data, **view))
+    return render(request, "admin/index.html", {"orders": orders, **view})
 
 
 routes = [
