@@ -130,7 +130,7 @@ def _preview_sections(preview: statements.Preview) -> list[Section]:
                 note = _("order total %(total)s, difference %(difference)s", total=format_money(order.total_cents),
                          difference=format_money(match.difference))
             elif group == statements.SURE and order is not None:
-                note = order.customer_name
+                note = _("order of %(name)s", name=order.customer_name) if order.customer_name else ""
             else:
                 note = str(statements.REASONS.get(match.reason, match.reason))
             rows.append((match.credit, order.number if order is not None else "", note))
