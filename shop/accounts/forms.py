@@ -80,3 +80,13 @@ class EmailChangeForm(ShopForm):
 class SavedAddressForm(AddressFields):
     default_billing = BooleanField(_l("Default billing address"))
     default_shipping = BooleanField(_l("Default delivery address"))
+
+
+class CodeForm(ShopForm):
+    """A code from the authenticator app, or a recovery code."""
+
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)], filters=[strip])
+
+
+class PasswordAgainForm(ShopForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=passwords.MAX_LENGTH)])

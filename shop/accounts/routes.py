@@ -1,6 +1,9 @@
 """Registration, sign-in and sign-out, password reset and the account's own page."""
 from __future__ import annotations
 
+import time
+
+from markupsafe import Markup
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.middleware import Middleware
@@ -8,8 +11,9 @@ from starlette.routing import Route
 
 from shop.auth import SignInRequired
 
+from shop.audit.service import Actor
 from shop.db import run_db
-from shop.i18n import _
+from shop.i18n import _, ngettext
 from shop.i18n import lazy_gettext as _l
 from shop.forms import whole_number
 from shop.ratelimit import Limit, TooMany
@@ -18,11 +22,13 @@ from shop.auth import current_user, remember, signed_in_user
 from shop.auth import SESSION_KEY
 from shop.web import Area, PrivatePages, flash, form_data, render, see_other, url_path
 
-from . import service
+from . import service, two_factor
 from .signin import sign_in, sign_out
 from .forms import (
+    CodeForm,
     EmailChangeForm,
     LoginForm,
+    PasswordAgainForm,
     PasswordChangeForm,
     ProfileForm,
     RegisterForm,
@@ -105,14 +111,181 @@ async def login(request: Request):
                       status_code=422)
     for attempt in attempts:
         attempt.succeeded()
+    if user.two_factor:
+        return ask_for_code(request, user, form.next.data)
+    return await _signed_in(request, user, form.next.data) or render(
+        request, "accounts/login.html", {"form": form, "error": LOCKED_MESSAGE}, status_code=403)
+
+
+async def _signed_in(request: Request, user, next_page: str | None):
+    """Sign in and go on to `next_page`; None if the account was locked a moment ago."""
     try:
         notes = await sign_in(request, user)
-    except service.AccountLocked:  # locked a moment ago
-        return render(request, "accounts/login.html", {"form": form, "error": LOCKED_MESSAGE}, status_code=403)
+    except service.AccountLocked:
+        return None
     flash(request, _("Welcome back, %(name)s!", name=user.name), "success")
     for note in notes:
         flash(request, note, "info")
-    return see_other(safe_next(form.next.data, url_path(request, "accounts:profile")))
+    return see_other(safe_next(next_page, url_path(request, "accounts:profile")))
+
+
+# -- the second step of signing in: a code ----------------------------------------------
+
+SECOND_STEP = "second_step"  # in the session: whose password was right, when, and where to go
+SECOND_STEP_SECONDS = 5 * 60
+CODE_PER_ACCOUNT = Limit("two-factor-account", 5, 15 * 60)
+CODE_PER_CLIENT = Limit("two-factor-client", 20, 15 * 60)
+
+
+def ask_for_code(request: Request, user, next_page: str | None):
+    """The password was right; the code from the app comes next."""
+    request.session[SECOND_STEP] = {"uid": user.id, "at": int(time.time()), "next": next_page or ""}
+    return see_other(url_path(request, "accounts:login_code"))
+
+
+def _second_step(request: Request) -> dict | None:
+    step = request.session.get(SECOND_STEP)
+    if not isinstance(step, dict) or not isinstance(step.get("at"), int) or \
+            not 0 <= time.time() - step["at"] <= SECOND_STEP_SECONDS:
+        return None
+    return step
+
+
+async def login_code(request: Request):
+    step = _second_step(request)
+    if step is None:
+        request.session.pop(SECOND_STEP, None)
+        flash(request, _("Please sign in again: the time for the code has run out."), "info")
+        return see_other(url_path(request, "accounts:login"))
+    if request.method == "GET":
+        return render(request, "accounts/login_code.html", {"form": CodeForm()})
+    form = CodeForm(await form_data(request))
+    if not form.validate():
+        return render(request, "accounts/login_code.html", {"form": form}, status_code=422)
+    try:
+        attempts = limiter(request).hit_all((CODE_PER_ACCOUNT, str(step["uid"])),
+                                            (CODE_PER_CLIENT, client_address(request)))
+    except TooMany as refused:
+        return render(request, "accounts/login_code.html", {"form": form, "locked": True}, status_code=429,
+                      headers={"Retry-After": str(refused.retry_after)})
+    kind = await run_db(two_factor.verify, step["uid"], form.code.data)
+    if kind is None:
+        form.code.errors = [_("This code is not right, or it has been used already. "
+                              "Please enter the current code from your app.")]
+        return render(request, "accounts/login_code.html", {"form": form}, status_code=422)
+    for attempt in attempts:
+        attempt.succeeded()
+    user = await run_db(service.User.get_by_id, step["uid"])
+    response = await _signed_in(request, user, step.get("next"))
+    if response is None:
+        request.session.pop(SECOND_STEP, None)
+        flash(request, LOCKED_MESSAGE, "error")
+        return see_other(url_path(request, "accounts:login"))
+    if kind == two_factor.RECOVERY:
+        left = await run_db(two_factor.recovery_codes_left, user.id)
+        flash(request, ngettext("You have used a recovery code; %(num)d is left.",
+                                "You have used a recovery code; %(num)d are left.", left), "info")
+    return response
+
+
+# -- setting up two-factor sign-in --------------------------------------------------------
+
+def _self(request: Request, user) -> Actor:
+    return Actor(email=user.email, user_id=user.id, address=client_address(request))
+
+
+async def _admin(request: Request):
+    """Two-factor sign-in is for the back office's accounts."""
+    user = await signed_in_user(request)
+    if not user.is_admin:
+        raise HTTPException(404)
+    return user
+
+
+async def two_factor_page(request: Request, user=None, status_code: int = 200, **context):
+    user = user or await _admin(request)
+    left = await run_db(two_factor.recovery_codes_left, user.id) if user.two_factor else 0
+    return render(request, "accounts/two_factor.html", {
+        "user": user, "codes_left": left, "required": request.app.state.settings.admin_totp_required,
+        "disable_form": PasswordAgainForm(prefix="off"), "codes_form": PasswordAgainForm(prefix="codes"),
+        **context}, status_code=status_code)
+
+
+async def two_factor_status(request: Request):
+    return await two_factor_page(request)
+
+
+async def two_factor_setup(request: Request):
+    user = await _admin(request)
+    if user.two_factor:
+        return see_other(url_path(request, "accounts:two_factor"))
+    next_page = safe_next(request.query_params.get("next"), "")
+    form = CodeForm()
+    if request.method == "POST":
+        data = await form_data(request)
+        next_page = safe_next(data.get("next"), "")
+        form = CodeForm(data)
+        if form.validate():
+            attempt = limiter(request).hit(CODE_PER_ACCOUNT, str(user.id))
+            try:
+                codes = await run_db(two_factor.enable, user.id, form.code.data, _self(request, user))
+            except two_factor.AlreadyOn:
+                return see_other(url_path(request, "accounts:two_factor"))
+            if codes is not None:
+                attempt.succeeded()
+                return render(request, "accounts/two_factor_codes.html",
+                              {"codes": codes, "first": True, "next": next_page})
+            form.code.errors = [_("This code is not right. Please enter the current code from your app; "
+                                  "if it keeps failing, check that the time on your phone is correct.")]
+    try:
+        secret = await run_db(two_factor.pending_secret, user.id)
+    except two_factor.AlreadyOn:
+        return see_other(url_path(request, "accounts:two_factor"))
+    uri = two_factor.setup_uri(secret, user.email, request.app.state.settings.merchant.name)
+    return render(request, "accounts/two_factor_setup.html", {
+        "form": form, "secret": two_factor.grouped(secret), "qr": Markup(two_factor.qr_svg(uri)),
+        "required": request.app.state.settings.admin_totp_required, "next": next_page,
+    }, status_code=422 if form.errors else 200)
+
+
+async def _password_again(request: Request, form, user) -> bool:
+    """The password typed again is right (counted like a sign-in attempt)."""
+    if not form.validate():
+        return False
+    attempt = limiter(request).hit(SIGN_IN_PER_ACCOUNT, user.email)
+    try:
+        right = await run_db(service.authenticate, user.email, form.current.data) is not None
+    except service.AccountLocked:
+        right = False
+    if not right:
+        form.current.errors = [_("This is not your current password.")]
+        return False
+    attempt.succeeded()
+    return True
+
+
+async def two_factor_disable(request: Request):
+    user = await _admin(request)
+    form = PasswordAgainForm(await form_data(request), prefix="off")
+    if request.app.state.settings.admin_totp_required:
+        flash(request, _("The shop requires two-factor sign-in for admins: it cannot be turned off."), "error")
+        return see_other(url_path(request, "accounts:two_factor"))
+    if not await _password_again(request, form, user):
+        return await two_factor_page(request, user, 422, disable_form=form)
+    await run_db(two_factor.disable, user.id, _self(request, user))
+    flash(request, _("Two-factor sign-in is turned off."), "info")
+    return see_other(url_path(request, "accounts:two_factor"))
+
+
+async def two_factor_codes(request: Request):
+    user = await _admin(request)
+    form = PasswordAgainForm(await form_data(request), prefix="codes")
+    if not user.two_factor:
+        return see_other(url_path(request, "accounts:two_factor"))
+    if not await _password_again(request, form, user):
+        return await two_factor_page(request, user, 422, codes_form=form)
+    codes = await run_db(two_factor.renew_recovery_codes, user.id, _self(request, user))
+    return render(request, "accounts/two_factor_codes.html", {"codes": codes, "first": False, "next": ""})
 
 
 async def logout(request: Request):
@@ -152,6 +325,9 @@ async def password_reset_confirm(request: Request):
         flash(request, _("Your password is changed."), "success")
         flash(request, LOCKED_MESSAGE, "error")
         return see_other(url_path(request, "accounts:login"))
+    if user.two_factor:  # the mailed link stands in for the password, not for the app
+        flash(request, _("Your password is changed."), "success")
+        return ask_for_code(request, user, url_path(request, "accounts:profile"))
     await sign_in(request, user)
     flash(request, _("Your password is changed and you are signed in."), "success")
     return see_other(url_path(request, "accounts:profile"))
@@ -312,6 +488,7 @@ routes = [
         Route("/account/register", register, methods=["GET", "POST"], name="register"),
         Route("/account/verify", verify, name="verify"),
         Route("/account/login", login, methods=["GET", "POST"], name="login"),
+        Route("/account/login/code", login_code, methods=["GET", "POST"], name="login_code"),
         Route("/account/logout", logout, methods=["POST"], name="logout"),
         Route("/account/password-reset", password_reset, methods=["GET", "POST"], name="password_reset"),
         Route("/account/password-reset/confirm", password_reset_confirm, methods=["GET", "POST"],
@@ -328,6 +505,11 @@ routes = [
             Route("/account/addresses/{address_id:id}", address, methods=["POST"], name="address"),
             Route("/account/password", change_password, methods=["POST"], name="change_password"),
             Route("/account/sessions/end", end_session, methods=["POST"], name="end_session"),
+            Route("/account/two-factor", two_factor_status, name="two_factor"),
+            Route("/account/two-factor/setup", two_factor_setup, methods=["GET", "POST"], name="two_factor_setup"),
+            Route("/account/two-factor/off", two_factor_disable, methods=["POST"], name="two_factor_disable"),
+            Route("/account/two-factor/recovery-codes", two_factor_codes, methods=["POST"],
+                  name="two_factor_codes"),
         ], middleware=[Middleware(SignInRequired)]),
     ], middleware=[Middleware(PrivatePages)]),
 ]
