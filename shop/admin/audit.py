@@ -55,10 +55,11 @@ FIELD_LABELS: dict[str, Any] = {
     "slug": _l("Address (slug)"), "parent": _l("Parent category"), "position": _l("Position"),
     "vat_rate": _l("VAT rate"), "alt": _l("Alternative text"), "status": _l("Status"), "note": _l("Note"),
     "low_stock_threshold": _l("Reorder level"), "featured": _l("Featured"), "products": _l("Products"),
+    "rows": _l("Rows"), "kind": _l("Content"),
 }
 
 COLUMNS = [
-    Column("at", _l("Time"), AuditEntry.at, numeric=True),
+    Column("at", _l("Time"), AuditEntry.at),
     Column("who", _l("Who")),
     Column("action", _l("Action")),
     Column("object", _l("Object")),
