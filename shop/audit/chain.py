@@ -16,10 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-from peewee import DateTimeField
+from peewee import DateTimeField, __exception_wrapper__
 
 from shop.db import db, is_postgres
 
@@ -57,54 +58,82 @@ class Head:
     entries: int
 
 
-def lock_head() -> Head:
+@dataclass(frozen=True)
+class _Statements:
+    """The SQL of appending, built once per database (a row save appends one entry, and
+    building these strings took longer than running them)."""
+
+    read_head: str
+    make_head: str
+    new_ids: str
+    insert: str
+    move_head: str
+
+    @classmethod
+    def build(cls) -> _Statements:
+        p, postgres = db.param, is_postgres()
+        columns = ", ".join(f'"{name}"' for name in ("id", *HASHED, "hash"))
+        return cls(
+            read_head=(
+                f'SELECT last_id, last_hash, entries FROM "{HEAD_TABLE}" WHERE id = {HEAD_ID} FOR UPDATE' if postgres
+                # Ids go on after the highest one ever used: the head's, or an entry's written
+                # past the chain (which the check then names).
+                else f'SELECT MAX(c.last_id, COALESCE((SELECT MAX(id) FROM "{TABLE}"), 0)), c.last_hash, c.entries '
+                     f'FROM "{HEAD_TABLE}" c WHERE c.id = {HEAD_ID}'),
+            make_head=(f'INSERT INTO "{HEAD_TABLE}" (id, last_id, last_hash, entries) VALUES ({p}, {p}, {p}, {p}) '
+                       "ON CONFLICT (id) DO NOTHING"),
+            new_ids=f"SELECT nextval(pg_get_serial_sequence('{TABLE}', 'id')) FROM generate_series(1, {p})",
+            insert=f'INSERT INTO "{TABLE}" ({columns}) VALUES ({", ".join([p] * (len(HASHED) + 2))})',
+            move_head=(f'UPDATE "{HEAD_TABLE}" SET last_id = {p}, last_hash = {p}, entries = entries + {p} '
+                       f"WHERE id = {HEAD_ID}"),
+        )
+
+
+_built: weakref.WeakKeyDictionary[Any, _Statements] = weakref.WeakKeyDictionary()
+
+
+def _sql() -> _Statements:
+    statements = _built.get(db.obj)
+    if statements is None:
+        statements = _built[db.obj] = _Statements.build()
+    return statements
+
+
+def append(rows: list[list], at: str) -> None:
+    """Append entries, each given as the stored values of the HASHED columns (the time
+    first; `at` is that time as canonical_time, the same for all): gives them ids and
+    hashes and moves the head, which stays locked until the transaction ends."""
+    sql = _sql()
+    with __exception_wrapper__:  # the driver's errors as Peewee's (a lock timeout: busy)
+        cursor = db.cursor()
+        head = _lock_head(sql, cursor)
+        if is_postgres():
+            cursor.execute(sql.new_ids, (len(rows),))
+            ids = sorted(row[0] for row in cursor.fetchall())
+        else:
+            ids = list(range(head.last_id + 1, head.last_id + len(rows) + 1))
+        previous, values = head.last_hash, []
+        for entry_id, row in zip(ids, rows):
+            previous = entry_hash(previous, entry_id, at, row[1:])
+            values.append((entry_id, *row, previous))
+        cursor.executemany(sql.insert, values)
+        cursor.execute(sql.move_head, (ids[-1], previous, len(rows)))
+
+
+def _lock_head(sql: _Statements, cursor) -> Head:
     """The chain's head, locked until the transaction ends. Made again from the last
     entry should its row be missing (then the check names what is wrong)."""
-    head = _read_head()
-    if head is None:
-        last = db.execute_sql(f'SELECT id, hash FROM "{TABLE}" ORDER BY id DESC LIMIT 1').fetchone()
-        count = db.execute_sql(f'SELECT COUNT(*) FROM "{TABLE}"').fetchone()[0]
-        p = db.param
-        db.execute_sql(
-            f'INSERT INTO "{HEAD_TABLE}" (id, last_id, last_hash, entries) VALUES ({p}, {p}, {p}, {p}) '
-            "ON CONFLICT (id) DO NOTHING",
-            (HEAD_ID, last[0] if last else 0, (last[1] if last else None) or GENESIS, count))
-        head = _read_head()
-        assert head is not None
-    return head
-
-
-def _read_head() -> Head | None:
-    if is_postgres():
-        row = db.execute_sql(
-            f'SELECT last_id, last_hash, entries FROM "{HEAD_TABLE}" WHERE id = {HEAD_ID} FOR UPDATE').fetchone()
-    else:
-        # Ids go on after the highest one ever used: the head's, or an entry's written
-        # past the chain (which the check then names).
-        row = db.execute_sql(
-            f'SELECT MAX(c.last_id, COALESCE((SELECT MAX(id) FROM "{TABLE}"), 0)), c.last_hash, c.entries '
-            f'FROM "{HEAD_TABLE}" c WHERE c.id = {HEAD_ID}').fetchone()
-    return Head(*row) if row else None
-
-
-def new_ids(head: Head, count: int) -> list[int]:
-    """Ids for `count` new entries, in the chain's order. PostgreSQL takes them from the
-    table's sequence (the head is locked, so they rise from one transaction to the next;
-    a transaction rolled back leaves a gap, which the check accepts as the next entry
-    was chained across it)."""
-    if is_postgres():
-        rows = db.execute_sql(
-            f"SELECT nextval(pg_get_serial_sequence('{TABLE}', 'id')) FROM generate_series(1, {db.param})",
-            (count,)).fetchall()
-        return sorted(row[0] for row in rows)
-    return list(range(head.last_id + 1, head.last_id + count + 1))
-
-
-def move_head(last_id: int, last_hash: str, added: int) -> None:
-    p = db.param
-    db.execute_sql(
-        f'UPDATE "{HEAD_TABLE}" SET last_id = {p}, last_hash = {p}, entries = entries + {p} WHERE id = {p}',
-        (last_id, last_hash, added, HEAD_ID))
+    cursor.execute(sql.read_head)
+    row = cursor.fetchone()
+    if row is None:
+        cursor.execute(f'SELECT id, hash FROM "{TABLE}" ORDER BY id DESC LIMIT 1')
+        last = cursor.fetchone()
+        cursor.execute(f'SELECT COUNT(*) FROM "{TABLE}"')
+        count = cursor.fetchone()[0]
+        cursor.execute(sql.make_head, (HEAD_ID, last[0] if last else 0, (last[1] if last else None) or GENESIS, count))
+        cursor.execute(sql.read_head)
+        row = cursor.fetchone()
+    return Head(*row)
 
 
 def head() -> Head | None:

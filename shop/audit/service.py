@@ -62,25 +62,11 @@ def record_many(actor: Actor, action: str, object_type: str,
     ]
     if rows:
         if db.in_transaction():
-            _append(rows, at)
+            chain.append(rows, at.isoformat())
         else:
             with write():
-                _append(rows, at)
+                chain.append(rows, at.isoformat())
     return len(rows)
-
-
-def _append(rows: list[list], at: dt.datetime) -> None:
-    head = chain.lock_head()
-    ids = chain.new_ids(head, len(rows))
-    stamp, previous = at.isoformat(), head.last_hash
-    for entry_id, row in zip(ids, rows):
-        previous = chain.entry_hash(previous, entry_id, stamp, row[1:])
-        row[:0] = (entry_id,)
-        row.append(previous)
-    columns = ", ".join(f'"{name}"' for name in ("id", *chain.HASHED, "hash"))
-    placeholders = ", ".join(db.param for _name in range(len(chain.HASHED) + 2))
-    db.cursor().executemany(f'INSERT INTO "{chain.TABLE}" ({columns}) VALUES ({placeholders})', rows)
-    chain.move_head(ids[-1], previous, len(rows))
 
 
 def _plain(value: Any) -> Any:
