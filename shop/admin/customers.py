@@ -190,7 +190,8 @@ async def _answer(request: Request, user_id: int, message: str, ok: bool, panel:
     """After a change: for htmx the panel it came from with the outcome (after a lock
     also the sessions, which ended); else back to the customer's page with a message."""
     if not is_htmx(request):
-        flash(request, message, "success" if ok else "error")
+        place = "customer-sessions" if panel == SESSIONS_PANEL else "customer-account"
+        flash(request, message, "success" if ok else "error", place=place)
         return see_other(url_path(request, "admin:customer", id=user_id))
     try:
         context = await run_db(account_panel, user_id)
