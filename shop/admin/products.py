@@ -85,7 +85,7 @@ def matching_products(state: State, categories: list[Category], low_default: int
     if code is not None:
         query = query.where(code)
     elif words:
-        query = query.where(plain(Product.id).in_(matching_ids(words)))
+        query = query.where(plain(Product.id).in_(matching_ids(words, names_only=True)))
     elif state.q:
         query = query.where(Product.id.is_null())  # punctuation alone finds nothing
     category = state.filters.get("category")

@@ -128,19 +128,21 @@ def matching(query, words: list[str]):
     return query, SqliteProductSearch.bm25(10.0, 1.0).asc()
 
 
-def matching_ids(words: list[str]):
-    """A subquery of the ids of products that match the words (no ranking)."""
+def matching_ids(words: list[str], names_only: bool = False):
+    """A subquery of the ids of products that match the words (no ranking); with
+    `names_only`, in their names (not descriptions, categories or codes)."""
     if is_postgres():
-        tsquery = _tsquery(words)
+        tsquery = _tsquery(words, "A" if names_only else "")
         return PgProductSearch.select(PgProductSearch.product).where(
             Expression(PgProductSearch.document, "@@", tsquery))
+    match = _fts_match(words)
     return SqliteProductSearch.select(SqliteProductSearch.rowid).where(
-        SqliteProductSearch.match(_fts_match(words)))
+        SqliteProductSearch.match(f"name : ({match})" if names_only else match))
 
 
-def _tsquery(words: list[str]):
-    """PostgreSQL: every word, as a prefix."""
-    return fn.to_tsquery("german", " & ".join(f"'{w}':*" for w in words))
+def _tsquery(words: list[str], weight: str = ""):
+    """PostgreSQL: every word, as a prefix (only where weighted `weight`: "A" is the name)."""
+    return fn.to_tsquery("german", " & ".join(f"'{w}':*{weight}" for w in words))
 
 
 def _fts_match(words: list[str]) -> str:
