@@ -235,7 +235,7 @@ def test_the_log_shows_who_changed_what_newest_first(admin, make_product, monkey
     rows = text_of(page.text.split("<tbody>")[1])
     assert rows.index("lager@example.org") < rows.index("chefin@example.org")  # newest first
     assert "01.07.2025, 00:30:05" in text and "von 203.0.113.9" in text
-    assert "Preis 12,99 € → 14,99 €" in text and "Aktiv nein → ja" in text
+    assert "Preis 12,99 € → wird zu 14,99 €" in text and "Aktiv nein → wird zu ja" in text
     assert f'href="/admin/products/{tasse.id}"' in page.text  # the product is there: a link
     assert 'href="/admin/products/999"' not in page.text  # deleted: none
     # A long value is shortened, the whole of it one click away without JavaScript.
@@ -259,7 +259,7 @@ def test_the_filters_select_by_who_action_object_and_day(admin, monkeypatch):
     assert "1 Eintrag" in shown(who="lager@example.org")
     assert "2 Einträge" in shown(action="update", type="product")
     assert "2 Einträge" in shown(type="product", object_id="7")
-    assert "Lager 0 → 2" in shown(type="product", object_id="7", who="lager@example.org")
+    assert "Lager 0 → wird zu 2" in shown(type="product", object_id="7", who="lager@example.org")
     assert "2 Einträge" in shown(**{"from": "2025-03-02", "to": "2025-03-03"})
     assert "2 Einträge" in shown(**{"from": "2.3.2025", "to": "03.03.2025"})  # typed the German way
     # A filter the log does not know shows everything, with a word where a day was not read.
