@@ -85,6 +85,7 @@ def add_orders(path: Path, count: int = 100_000, seed: int = 1, days: int = 365,
     end = now()
     with db.connection_context():
         connection = db.connection()
+        _check_columns(connection)
         products = connection.execute(
             "SELECT id, sku, name, price_cents, vat_rate FROM product WHERE active = 1 AND price_cents > 0"
         ).fetchall()
@@ -166,6 +167,21 @@ def add_orders(path: Path, count: int = 100_000, seed: int = 1, days: int = 365,
               f"{total_orders:,} in {path}", file=sys.stderr)
     db.close_all()
     return total_orders
+
+
+def _check_columns(connection) -> None:
+    """The tables must have the columns this script fills (a database migrated with an
+    older version of a migration may lack some): say which, rather than fail halfway."""
+    from shop.cart.models import Cart
+    from shop.orders.models import Order
+
+    for model in (Order, Cart):
+        table = model._meta.table_name
+        have = {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
+        missing = sorted(f.column_name for f in model._meta.sorted_fields if f.column_name not in have)
+        if missing:
+            raise SystemExit(f"{table} lacks {', '.join(missing)}: this database was migrated by an older "
+                             "version of the shop; build it anew (python bench/run.py --rebuild)")
 
 
 def _flush(orders, lines, events, payments, refunds) -> None:
