@@ -221,7 +221,8 @@ def cmd_audit_verify(args) -> int:
     found = ""
     if verdict.found:
         at, who, action, object_type, object_id = verdict.found
-        found = f" (now: {chain.canonical_time(at)[:19].replace('T', ' ')} UTC, {who}, {action} {object_type} {object_id})"
+        when = chain.canonical_time(at)[:19].replace("T", " ")
+        found = f" (now: {when} UTC, {who}, {action} {object_type} {object_id})"
     print({
         chain.CHANGED: f"Entry {verdict.entry_id}{found} was changed after it was written.",
         chain.REMOVED: f"{span} {'was' if span.startswith('Entry ') else 'were'} removed.",
