@@ -22,6 +22,7 @@ from starlette_wtf import CSRFProtectMiddleware
 from shop import health, pricing, theme, worker
 from shop.accounts import routes as accounts
 from shop.accounts import service as account_service
+from shop.admin import bank_statements as admin_bank_statements
 from shop.admin import images as admin_images
 from shop.admin import imports as admin_imports
 from shop.admin import routes as admin
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES, larger=[
             (admin_images.UPLOAD_PATH, settings.image_max_bytes + admin_images.FORM_HEADROOM),
             (admin_imports.UPLOAD_PATH, settings.import_max_bytes + admin_imports.FORM_HEADROOM),
+            (admin_bank_statements.UPLOAD_PATH, admin_bank_statements.MAX_BYTES + admin_bank_statements.FORM_HEADROOM),
         ]),
         Middleware(GZipMiddleware, minimum_size=1000),
         Middleware(
@@ -192,9 +194,11 @@ async def http_error(request: Request, exc: HTTPException):
 
 
 async def body_too_large(request: Request, exc: BodyTooLarge):
-    """A picture too large for its upload form says so there; else as any 413."""
+    """A file too large for its upload form (a picture, a CSV file, a bank statement)
+    says so there; else as any 413."""
     return (await admin_images.upload_too_large(request, exc)
-            or await admin_imports.upload_too_large(request, exc) or await http_error(request, exc))
+            or await admin_imports.upload_too_large(request, exc)
+            or await admin_bank_statements.upload_too_large(request, exc) or await http_error(request, exc))
 
 
 async def csrf_failure(request: Request, exc: CsrfFailure):
