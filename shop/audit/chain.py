@@ -20,7 +20,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-from peewee import DateTimeField, __exception_wrapper__
+from peewee import DateTimeField
 
 from shop.db import db, is_postgres
 
@@ -104,35 +104,29 @@ def append(rows: list[list], at: str) -> None:
     first; `at` is that time as canonical_time, the same for all): gives them ids and
     hashes and moves the head, which stays locked until the transaction ends."""
     sql = _sql()
-    with __exception_wrapper__:  # the driver's errors as Peewee's (a lock timeout: busy)
-        cursor = db.cursor()
-        head = _lock_head(sql, cursor)
-        if is_postgres():
-            cursor.execute(sql.new_ids, (len(rows),))
-            ids = sorted(row[0] for row in cursor.fetchall())
-        else:
-            ids = list(range(head.last_id + 1, head.last_id + len(rows) + 1))
-        previous, values = head.last_hash, []
-        for entry_id, row in zip(ids, rows):
-            previous = entry_hash(previous, entry_id, at, row[1:])
-            values.append((entry_id, *row, previous))
-        cursor.executemany(sql.insert, values)
-        cursor.execute(sql.move_head, (ids[-1], previous, len(rows)))
+    head = _lock_head(sql)
+    if is_postgres():
+        ids = sorted(row[0] for row in db.execute_sql(sql.new_ids, (len(rows),)).fetchall())
+    else:
+        ids = list(range(head.last_id + 1, head.last_id + len(rows) + 1))
+    previous, values = head.last_hash, []
+    for entry_id, row in zip(ids, rows):
+        previous = entry_hash(previous, entry_id, at, row[1:])
+        values.append((entry_id, *row, previous))
+    db.cursor().executemany(sql.insert, values)
+    db.execute_sql(sql.move_head, (ids[-1], previous, len(rows)))
 
 
-def _lock_head(sql: _Statements, cursor) -> Head:
-    """The chain's head, locked until the transaction ends. Made again from the last
-    entry should its row be missing (then the check names what is wrong)."""
-    cursor.execute(sql.read_head)
-    row = cursor.fetchone()
+def _lock_head(sql: _Statements) -> Head:
+    """The chain's head, locked until the transaction ends (a lock not granted in time is
+    Peewee's OperationalError: the shop answers busy). Made again from the last entry
+    should its row be missing (then the check names what is wrong)."""
+    row = db.execute_sql(sql.read_head).fetchone()
     if row is None:
-        cursor.execute(f'SELECT id, hash FROM "{TABLE}" ORDER BY id DESC LIMIT 1')
-        last = cursor.fetchone()
-        cursor.execute(f'SELECT COUNT(*) FROM "{TABLE}"')
-        count = cursor.fetchone()[0]
-        cursor.execute(sql.make_head, (HEAD_ID, last[0] if last else 0, (last[1] if last else None) or GENESIS, count))
-        cursor.execute(sql.read_head)
-        row = cursor.fetchone()
+        last = db.execute_sql(f'SELECT id, hash FROM "{TABLE}" ORDER BY id DESC LIMIT 1').fetchone()
+        count = db.execute_sql(f'SELECT COUNT(*) FROM "{TABLE}"').fetchone()[0]
+        db.execute_sql(sql.make_head, (HEAD_ID, last[0] if last else 0, (last[1] if last else None) or GENESIS, count))
+        row = db.execute_sql(sql.read_head).fetchone()
     return Head(*row)
 
 
