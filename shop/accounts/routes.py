@@ -179,7 +179,7 @@ async def login_code(request: Request):
     response = await _signed_in(request, user, step.get("next"))
     if response is None:
         request.session.pop(SECOND_STEP, None)
-        flash(request, LOCKED_MESSAGE, "error")
+        flash(request, str(LOCKED_MESSAGE), "error")
         return see_other(url_path(request, "accounts:login"))
     if kind == two_factor.RECOVERY:
         left = await run_db(two_factor.recovery_codes_left, user.id)
@@ -323,7 +323,7 @@ async def password_reset_confirm(request: Request):
     limiter(request).reset(SIGN_IN_PER_ACCOUNT, user.email)
     if user.locked:
         flash(request, _("Your password is changed."), "success")
-        flash(request, LOCKED_MESSAGE, "error")
+        flash(request, str(LOCKED_MESSAGE), "error")
         return see_other(url_path(request, "accounts:login"))
     if user.two_factor:  # the mailed link stands in for the password, not for the app
         flash(request, _("Your password is changed."), "success")

@@ -168,7 +168,7 @@ def remove_expired_sessions() -> int:
         return UserSession.delete().where(UserSession.expires_at <= now()).execute()
 
 
-def active_sessions(user: User) -> list[UserSession]:
+def active_sessions(user: User | int) -> list[UserSession]:
     return list(UserSession.select().where((UserSession.user == user) & (UserSession.expires_at > now()))
                 .order_by(UserSession.last_seen_at.desc()))
 
@@ -319,7 +319,7 @@ def resend_verification_for(settings, user_id: int) -> User:
 
 # -- addresses --------------------------------------------------------------------
 
-def addresses(user: User) -> list[Address]:
+def addresses(user: User | int) -> list[Address]:
     return list(Address.select().where(Address.user == user).order_by(Address.id))
 
 
@@ -406,7 +406,7 @@ def confirm_email_change(settings, token: str) -> User | None:
 NEWSLETTER = "newsletter"
 
 
-def newsletter_consent(user: User) -> Consent | None:
+def newsletter_consent(user: User | int) -> Consent | None:
     """The newsletter consent in force or waiting for confirmation, if any."""
     return (Consent.select().where((Consent.user == user) & (Consent.kind == NEWSLETTER)
                                    & Consent.withdrawn_at.is_null())

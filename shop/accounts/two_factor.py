@@ -142,7 +142,7 @@ def verify(user_id: int, code: str) -> str | None:
     digits = _digits(code)
     with write():
         user = User.select(User.id, User.totp_secret, User.totp_enabled_at).where(User.id == user_id).get()
-        if not user.two_factor:
+        if not user.two_factor or not user.totp_secret:
             return None
         if digits.isdigit() and len(digits) == 6:
             step = _matching_step(user.totp_secret, digits)

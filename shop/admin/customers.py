@@ -8,6 +8,8 @@ opening a customer's page is audited too ("view"): it shows personal data.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from peewee import fn
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -78,8 +80,9 @@ def customer_query(state: State):
 def _with_order_counts(query) -> list[User]:
     """The page's rows, each with `order_count`: one query for the whole page."""
     users = list(query)
-    counts = dict(Order.select(Order.user, fn.COUNT(Order.id)).where(Order.user.in_([u.id for u in users]))
-                  .group_by(Order.user).tuples()) if users else {}
+    rows: list[Any] = list(Order.select(Order.user, fn.COUNT(Order.id)).where(
+        Order.user.in_([u.id for u in users])).group_by(Order.user).tuples()) if users else []
+    counts = {user_id: count for user_id, count in rows}
     for user in users:
         user.order_count = counts.get(user.id, 0)
     return users
@@ -239,7 +242,8 @@ async def change_customer_role(request: Request):
 
 
 async def end_customer_session(request: Request):
-    session_id = whole_number((await form_data(request)).get("session"))
+    value = (await form_data(request)).get("session")
+    session_id = whole_number(value if isinstance(value, str) else None)
     if session_id is None or session_id > 2**31:
         raise HTTPException(404)
     return await _change(request, end_session, session_id, panel=SESSIONS_PANEL)

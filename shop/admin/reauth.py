@@ -26,7 +26,7 @@ ends with it: signing in again starts without one.
 from __future__ import annotations
 
 import time
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import urlencode, urlsplit
 
 from starlette.datastructures import FormData
@@ -66,7 +66,7 @@ def ask_password(request: Request, form: Mapping[str, str] | FormData | None = N
     if request.method == "POST":
         query.append((ACTION, request.url.path))
         items = form.multi_items() if isinstance(form, FormData) else (form or {}).items()
-        query += [(name, value) for name, value in items if name not in OWN_FIELDS]
+        query += [(name, value) for name, value in items if name not in OWN_FIELDS and isinstance(value, str)]
     else:
         query.append((NEXT, page_of(request)))
     target = url_path(request, "admin:confirm_password")
@@ -98,7 +98,8 @@ async def confirm_password(request: Request):
     back = _admin_path(data.get(BACK), url_path(request, "admin:dashboard"))
     action = _admin_path(data.get(ACTION), "") if data.get(ACTION) else ""
     after = _admin_path(data.get(NEXT), back)
-    fields = [(name, value) for name, value in data.multi_items() if name not in OWN_FIELDS]
+    fields: list[tuple[str, Any]] = [(name, value) for name, value in data.multi_items()
+                                     if name not in OWN_FIELDS and isinstance(value, str)]
     context = {"back": back, "action": action, "next": after, "fields": fields, "minutes": CONFIRM_SECONDS // 60}
     if request.method == "GET":
         return render(request, "admin/confirm_password.html", {**context, "form": ConfirmForm()})
