@@ -23,9 +23,10 @@ What counts (the page says it in short, too):
   step was saved; a cart counts once, with its latest checkout) → orders placed (all, even
   those cancelled later).
 
-Every figure comes from SQL aggregates, in a fixed number of queries. They are kept for
-the minute they were computed in ("Stand: 14:32"), per process; the latest orders are
-always read afresh.
+Every figure comes from SQL aggregates, in a fixed number of queries (seven; about 0.1 s
+at 100,000 orders and products on SQLite). They are kept for the minute they were computed
+in ("Stand: 14:32"), per process, and the part of the page that shows them is rendered once
+per language in that minute; the latest orders are read afresh on every request.
 """
 from __future__ import annotations
 
