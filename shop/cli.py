@@ -270,13 +270,15 @@ def cmd_serve(args) -> int:
 
 
 def build_demo(settings: Settings) -> str:
-    """A fresh database holding the demo catalogue (SQLite: the file is recreated) and a
-    demo admin; returns the admin's password, made for this run."""
+    """A fresh database holding the demo catalogue (SQLite: the file is recreated), a
+    demo admin and some weeks of orders; returns the admin's password, made for this run."""
     from shop.accounts import passwords
     from shop.accounts.service import create_admin
     from shop.catalog.importer import import_csv
     from shop.catalog.models import Product
     from shop.db import connect, is_sqlite, migrate, with_connection
+    from shop.app import create_app
+    from shop.orders.demo import add_demo_orders
 
     url = settings.database_url
     if url.startswith("sqlite:///"):
@@ -294,6 +296,8 @@ def build_demo(settings: Settings) -> str:
     while passwords.problem(password, DEMO_ADMIN):
         password = secrets.token_urlsafe(12)
     with_connection(create_admin, DEMO_ADMIN, password, "Demo-Admin")
+    create_app(settings)  # the orders' mails are rendered with the app's templates
+    with_connection(add_demo_orders, settings)
     return password
 
 
