@@ -16,6 +16,7 @@ from shop.audit import chain
 from shop.audit.models import AppendOnly, AuditEntry
 from shop.audit.service import Actor, record, record_many
 from shop.db import MIGRATIONS_DIR, connect, db, is_postgres, migrate, reset_postgres_schema, with_connection, write
+from tests.test_admin_customers import confirm_password
 
 CHEFIN = Actor("chefin@example.org", 1, "203.0.113.9")
 LAGER = Actor("lager@example.org", 2, "198.51.100.4")
@@ -303,7 +304,11 @@ def test_the_export_holds_the_filtered_entries_for_a_german_spreadsheet(admin, m
     at(monkeypatch, dt.datetime(2025, 6, 30, 22, 30, 5))
     some_entries()
     record(CHEFIN, "update", "product", 9, '=HYPERLINK("https://example.org")', {"name": ["-5 %", "@x"]})
-    response = admin.client.get("/admin/audit.csv", params={"type": "product"})
+    asked = admin.client.get("/admin/audit.csv", params={"type": "product"})
+    assert asked.status_code == 303 and asked.headers["location"].startswith("/admin/confirm-password?")
+    response = confirm_password(admin, asked)  # personal data: the password first, then the file
+    assert response.status_code == 303
+    response = admin.client.get(response.headers["location"])
     assert response.status_code == 200 and response.headers["content-type"] == "text/csv; charset=utf-8"
     assert re.fullmatch(r'attachment; filename="audit-log-\d{4}-\d{2}-\d{2}\.csv"',
                         response.headers["content-disposition"])

@@ -25,6 +25,7 @@ from shop.i18n import SHOP_TIMEZONE, _, format_money
 from shop.i18n import lazy_gettext as _l
 from shop.web import render, url_path
 
+from . import reauth
 from .table import PAGE_SIZES, Column, Filter, State, Table, day
 
 EXPORT_ROWS = 1000
@@ -296,7 +297,10 @@ def export_batch(criteria: Criteria, after: tuple[dt.datetime, int] | None, sepa
 
 async def audit_export(request: Request):
     """The filtered entries, newest first, a thousand at a time (each its own short
-    database call), so that the whole trail streams in constant memory."""
+    database call), so that the whole trail streams in constant memory. Personal data:
+    the admin confirms the password first."""
+    if not reauth.confirmed_recently(request):
+        return reauth.ask_password(request)
     params = _params(request.query_params)
     separator = SEPARATORS.get(params.get("sep", ""), ";")
     criteria = await run_db(export_criteria, params)
