@@ -5,12 +5,14 @@
     python bench/admin.py --products 10000 --rounds 3
 
 Uses the catalogue of bench/run.py (data/bench-N.sqlite3, built if missing), adds an
-admin, starts `shop serve --workers 2` and runs wrk at 4 connections (4 admins at work)
-against the products table: the first page, a category filter, searches, sorts and a
-deep page. Each runs in short slices, each slice right after one of the shop's listing,
-so that a machine whose speed drifts (shared hosts do, by a factor of 3 within a
-minute) slows both alike; the share of the listing is the median over the rounds. Then one admin saves rows in place while one
-shopper adds to the cart, each timed per request. Needs wrk (apt-get install wrk).
+admin and 100,000 orders (bench/orders.py), starts `shop serve --workers 2` and runs wrk
+at 4 connections (4 admins at work) against the products table (first page, a category,
+stock filters, searches, sorts, a deep page), the orders table (first page, filters,
+searches, a deep page) and the dashboard. Each runs in short slices, each right after a
+slice of the shop's listing, so that a machine whose speed drifts (shared hosts do, by a
+factor of 3 within a minute) slows both alike; the share of the listing is the median
+over the rounds. Then one admin saves rows in place while one shopper adds to the cart,
+each request timed. Needs wrk (apt-get install wrk).
 """
 from __future__ import annotations
 
@@ -27,28 +29,39 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from orders import add_orders  # noqa: E402
 from run import ROOT, SEARCH_WORDS, Buyer, build_catalogue, free_port, serve, wrk  # noqa: E402
 
 from shop.accounts.models import ADMIN, User  # noqa: E402
 from shop.accounts.passwords import hash_password  # noqa: E402
 from shop.catalog.models import Category, Product  # noqa: E402
 from shop.db import connect, db, migrate, now  # noqa: E402
+from shop.orders.models import Order  # noqa: E402
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "bench-admin@example.org", "bench admin password 1"
 HTMX = {"HX-Request": "true"}
 
 
-def prepare(path: Path) -> dict:
-    """Migrate, add the admin, and pick the table's sample paths."""
+def prepare(path: Path, orders: int) -> dict:
+    """Migrate, add the admin and the orders, and pick the pages' sample paths."""
     connect(f"sqlite:///{path}")
     migrate()
     with db.connection_context():
         if not User.select().where(User.email == ADMIN_EMAIL).exists():
             User.create(email=ADMIN_EMAIL, name="Bench", role=ADMIN, email_verified_at=now(),
                         password_hash=hash_password(ADMIN_PASSWORD))
+        missing = orders - Order.select().count()
+    db.close_all()
+    if missing > 0:
+        print(f"Adding {missing:,} orders …", file=sys.stderr)
+        add_orders(path, missing, quiet=True)
+        connect(f"sqlite:///{path}")
+    with db.connection_context():
         categories = [c.id for c in Category.select(Category.id)]
         total = Product.select().count()
         ids = [p.id for p in Product.select(Product.id).order_by(Product.id).limit(500)]
+        numbers = [o.number for o in Order.select(Order.number).order_by(Order.id.desc()).limit(3)]
+        order_count = Order.select().count()
     db.close_all()
     deep = max(1, total // 25 // 2)
     return {
@@ -60,6 +73,12 @@ def prepare(path: Path) -> dict:
         "sort: price, name, stock": ["/admin/products?sort=price", "/admin/products?sort=-name",
                                      "/admin/products?sort=stock&size=100"],
         f"page {deep}": [f"/admin/products?page={deep}", f"/admin/products?sort=sku&page={deep}"],
+        "orders table": ["/admin/orders"],
+        "orders: filters": ["/admin/orders?status=awaiting_payment", "/admin/orders?payment=partly_refunded",
+                            "/admin/orders?status=shipped&sort=-total", "/admin/orders?from=2026-06-01&to=2026-06-30"],
+        "orders: search": [f"/admin/orders?q={n}" for n in numbers] + ["/admin/orders?q=Schröder"],
+        f"orders: page {max(1, order_count // 25 // 2)}": [f"/admin/orders?page={max(1, order_count // 25 // 2)}"],
+        "dashboard": ["/admin"],
         "_ids": ids,
     }
 
@@ -106,6 +125,7 @@ def main() -> int:
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--duration", type=int, default=3, help="seconds per slice")
     parser.add_argument("--rounds", type=int, default=5, help="slices per page")
+    parser.add_argument("--orders", type=int, default=100_000, help="orders in the database (added if fewer)")
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -116,7 +136,7 @@ def main() -> int:
     if not path.exists():
         print(f"Building a catalogue of {args.products:,} products …", file=sys.stderr)
         build_catalogue(path, media_dir, args.products)
-    paths = prepare(path)
+    paths = prepare(path, args.orders)
     ids = paths.pop("_ids")
     port = free_port()
     process = serve(path, media_dir, port)
