@@ -375,13 +375,25 @@ def test_only_a_confirmed_unlocked_account_becomes_an_admin(admin, monkeypatch):
     assert reload(new).role == CUSTOMER and reload(locked).role == CUSTOMER and audit("make_admin") == []
 
 
-def test_the_confirmation_page_leads_only_into_the_back_office(admin):
-    page = admin.client.get("/admin/confirm-password?reauth-back=https://evil.example&reauth-next=//evil.example")
-    assert page.status_code == 200 and 'value="https://evil' not in page.text and 'value="//evil' not in page.text
-    assert '<a class="button secondary" href="/admin/">Abbrechen</a>' in page.text
+def test_the_confirmation_page_takes_no_step_from_a_link_made_elsewhere(admin, app):
+    lea = make_customer()
+    # A link that names a step and its fields itself: nothing of it is carried out.
+    forged = admin.client.get(f"/admin/confirm-password?reauth-action=/admin/customers/{lea.id}/role&role=admin"
+                              "&reauth=forged&reauth-next=https://evil.example")
+    assert forged.status_code == 200
+    assert 'name="role"' not in forged.text and 'name="reauth"' not in forged.text and "evil" not in forged.text.split(
+        "<main")[1]
     done = admin.client.post("/admin/confirm-password", data={
-        "csrf_token": admin.csrf(), "reauth-password": ADMIN_PASSWORD, "reauth-next": "https://evil.example/x"})
+        "csrf_token": admin.csrf(), "reauth-password": ADMIN_PASSWORD, "reauth": "forged",
+        "reauth-action": f"/admin/customers/{lea.id}/role", "role": "admin"})
     assert done.status_code == 303 and done.headers["location"] == "/admin/"
+    assert reload(lea).role == CUSTOMER
+    # Nor a step signed for another admin.
+    other = Admin(sign_in_admin(app, "zweite@example.org").client)
+    asked = other.post(f"/admin/customers/{lea.id}/role", {"role": ADMIN})
+    token = re.search(r"reauth=([^&]+)", asked.headers["location"]).group(1)
+    page = admin.client.get(f"/admin/confirm-password?reauth={token}")
+    assert 'name="role"' not in page.text
 
 
 # -- the confirmation link ------------------------------------------------------------------
