@@ -350,6 +350,10 @@ def test_the_last_admin_cannot_be_removed(admin, app, monkeypatch):
     refused = admin.post(f"/admin/customers/{me().id}/role", {"role": CUSTOMER}, headers=HTMX)
     assert refused.status_code == 409 and "Das ist der letzte Admin" in refused.text
     assert reload(me()).role == ADMIN and audit("remove_admin") == []
+    plain = admin.post(f"/admin/customers/{me().id}/role", {"role": CUSTOMER})
+    assert plain.status_code == 303 and plain.headers["location"] == f"/admin/customers/{me().id}"
+    page = admin.client.get(plain.headers["location"])
+    assert "Das ist der letzte Admin" in page.text and "Sie sind kein Admin mehr" not in page.text
 
     # A locked admin does not count.
     other = make_customer("Bea", "bea@example.org", role=ADMIN, locked_at=now())

@@ -206,7 +206,8 @@ async def _answer(request: Request, user_id: int, message: str, ok: bool, panel:
     return render(request, "admin/customer.html", context, fragment=panel, status_code=200 if ok else 409)
 
 
-async def _change(request: Request, call, *args, panel: str = ACCOUNT_PANEL):
+async def _change(request: Request, call, *args, panel: str = ACCOUNT_PANEL, done=None):
+    """Make the change and answer; `done(message)`, if given, may answer a success instead."""
     user_id = request.path_params["id"]
     try:
         message = await run_db(call, user_id, *args, actor(request))
@@ -214,7 +215,7 @@ async def _change(request: Request, call, *args, panel: str = ACCOUNT_PANEL):
         raise HTTPException(404)
     except service.Refused as refused:
         return await _answer(request, user_id, str(refused), False, panel)
-    return await _answer(request, user_id, message, True, panel)
+    return (done and done(message)) or await _answer(request, user_id, message, True, panel)
 
 
 async def lock_customer(request: Request):
@@ -232,13 +233,15 @@ async def change_customer_role(request: Request):
         raise HTTPException(400)
     if not reauth.confirmed_recently(request):
         return reauth.ask_password(request, data)
-    response = await _change(request, change_role, role)
-    if request.path_params["id"] == request.state.user.id and role == CUSTOMER and response.status_code < 400:
+
+    def left_the_back_office(message: str):
+        if request.path_params["id"] != request.state.user.id or role != CUSTOMER:
+            return None
         # Their own admin rights are gone: the back office is closed to them now.
-        request.session.pop("flash", None)
         flash(request, _("You are no longer an admin."), "info")
         return redirect(request, url_path(request, "catalog:home"))
-    return response
+
+    return await _change(request, change_role, role, done=left_the_back_office)
 
 
 async def end_customer_session(request: Request):
