@@ -76,9 +76,9 @@ def prepare(path: Path, orders: int) -> dict:
         "orders table": ["/admin/orders"],
         "orders: filters": ["/admin/orders?status=awaiting_payment", "/admin/orders?payment=partly_refunded",
                             "/admin/orders?status=shipped&sort=-total", "/admin/orders?from=2026-06-01&to=2026-06-30"],
-        "orders: search": [f"/admin/orders?q={n}" for n in numbers] + ["/admin/orders?q=Schröder"],
+        "orders: search": [f"/admin/orders?q={n}" for n in numbers] + ["/admin/orders?q=Schr%C3%B6der"],
         f"orders: page {max(1, order_count // 25 // 2)}": [f"/admin/orders?page={max(1, order_count // 25 // 2)}"],
-        "dashboard": ["/admin"],
+        "dashboard": ["/admin/"],
         "_ids": ids,
     }
 

@@ -278,7 +278,7 @@ def build_demo(settings: Settings) -> str:
     from shop.catalog.models import Product
     from shop.db import connect, is_sqlite, migrate, with_connection
     from shop.app import create_app
-    from shop.orders.demo import add_demo_orders
+    from shop.demo import add_demo_orders
 
     url = settings.database_url
     if url.startswith("sqlite:///"):

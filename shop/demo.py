@@ -1,4 +1,4 @@
-"""Orders for the demo shop: placed through the real cart, checkout and order services
+"""The demo shop's orders: placed through the real cart, checkout and order services
 and moved through their states, spread over the last four weeks, so that the back
 office (orders, dashboard, bank statements) has something to show from the start."""
 from __future__ import annotations
@@ -11,11 +11,10 @@ from shop.catalog.models import Product
 from shop.checkout import service as checkout_service
 from shop.db import now, write
 from shop.mail.models import OutboxMessage
-
-from .carriers import CARRIERS
-from .models import CANCELLED, DELIVERED, PAID, SHIPPED, Order, OrderEvent, Payment
-from .refunds import RefundRequest, refund
-from .service import MAILED, place_order, transition
+from shop.orders.carriers import CARRIERS
+from shop.orders.models import CANCELLED, DELIVERED, PAID, SHIPPED, Order, OrderEvent, Payment
+from shop.orders.refunds import RefundRequest, refund
+from shop.orders.service import MAILED, place_order, transition
 
 CUSTOMERS = [
     ("Anna Schmidt", "anna.schmidt@example.org", "Lindenweg 4", "10115", "Berlin"),
