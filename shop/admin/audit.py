@@ -44,11 +44,16 @@ ACTION_LABELS: dict[str, Any] = {
     "bulk_set_stock": _l("stock set (bulk change)"),
     "paid": _l("marked as paid"), "ship": _l("shipped"), "delivered": _l("delivered"), "cancel": _l("cancelled"),
     "refund": _l("refunded"), "note": _l("note added"), "mail_again": _l("mail sent again"),
+    "view": _l("looked at"), "lock": _l("locked"), "unlock": _l("unlocked"), "make_admin": _l("made an admin"),
+    "remove_admin": _l("admin rights removed"), "end_session": _l("session ended"),
+    "resend_confirmation": _l("confirmation link sent again"), "two_factor_on": _l("two-factor sign-in on"),
+    "two_factor_off": _l("two-factor sign-in off"), "recovery_codes_renewed": _l("recovery codes renewed"),
+    "upload": _l("uploaded"), "apply": _l("applied"),
 }
 TYPE_LABELS: dict[str, Any] = {
     "product": _l("Product"), "category": _l("Category"), "product_image": _l("Product picture"),
     "import_job": _l("Import"), "product_bulk": _l("Bulk change"), "order": _l("Order"),
-    "customer": _l("Customer"), "user": _l("Account"),
+    "customer": _l("Customer"), "user": _l("Account"), "bank_statement": _l("Bank statement"),
 }
 FIELD_LABELS: dict[str, Any] = {
     "name": _l("Name"), "price_cents": _l("Price"), "stock": _l("Stock"), "category": _l("Category"),
