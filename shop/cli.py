@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from peewee import OperationalError
 
 from shop.config import DATA_DIR, ConfigError, Settings
+from shop.orders.carriers import CARRIERS
 
 DEMO_CSV_DIR = DATA_DIR / "csv"
 DEMO_DATABASE = DATA_DIR / "demo.sqlite3"
@@ -47,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     order = commands.add_parser("order", help="move an order to a new state (sends its mail)")
     order.add_argument("number")
     order.add_argument("status", choices=["paid", "shipped", "delivered", "cancelled", "refunded"])
-    order.add_argument("--carrier", default="")
-    order.add_argument("--tracking", default="")
+    order.add_argument("--carrier", default="", type=str.lower, choices=["", *CARRIERS],
+                       help="the parcel service (its tracking page is linked in the mail)")
+    order.add_argument("--tracking", default="", help="the tracking number")
     order.add_argument("--note", default="")
 
     audit_verify = commands.add_parser(
