@@ -35,6 +35,8 @@ def add_demo_orders(settings, count: int = 40, seed: int = 2026) -> int:
     rng = random.Random(seed)
     products = [p.id for p in Product.select(Product.id).where(Product.active & (Product.stock >= 20))
                 .order_by(Product.id).limit(80)]
+    if len(products) < 3:
+        return 0  # a catalogue too small to shop from
     placed = []
     for n in range(count):
         age = dt.timedelta(days=28 * (count - n) / count, hours=rng.uniform(0, 8))

@@ -113,3 +113,18 @@ def test_mail_from_a_command_next_to_the_demo_links_to_where_the_demo_serves(
     assert cli.main(["order", "--demo", number, "paid"]) == 0
     mail = with_connection(lambda: OutboxMessage.select().order_by(OutboxMessage.id.desc()).get().message)
     assert f"http://127.0.0.1:8200/orders/{number}" in mail.replace("=\r\n", "")
+
+
+def test_the_demo_has_weeks_of_orders_for_the_back_office(settings, demo):
+    from shop.demo import add_demo_orders
+    from shop.orders.models import Payment
+
+    assert add_demo_orders(settings) == 40
+    states = {o.status for o in Order.select()}
+    assert {"awaiting_payment", "shipped", "delivered"} <= states
+    oldest, newest = Order.select().order_by(Order.placed_at).first(), Order.select().order_by(Order.placed_at.desc()).first()
+    assert (newest.placed_at - oldest.placed_at).days >= 20
+    assert Payment.select().count() == Order.select().where(Order.payment_status != "unpaid").count()
+    shipped = Order.select().where(Order.status == "shipped").first()
+    assert shipped.tracking_number and OutboxMessage.select().where(
+        (OutboxMessage.order_id == shipped.id) & (OutboxMessage.kind == "order_shipped")).exists()
