@@ -271,3 +271,12 @@ def test_two_admins_mark_paid_at_once_pay_once(app, admin, order):
         results = list(pool.map(lambda a: step(a, order, "paid").status_code, [admin, other]))
     assert sorted(results) == [303, 409]
     assert Payment.select().count() == 1
+
+
+def test_the_count_follows_new_orders(admin, order, shopper, make_product):
+    assert "1 Bestellung" in admin.client.get("/admin/orders?q=Beispiel").text
+    shopper.buy(make_product("Kanne", price_cents=2990, stock=2))
+    assert "2 Bestellungen" in admin.client.get("/admin/orders?q=Beispiel").text
+    step(admin, order, "cancel")
+    assert "1 Bestellung" in admin.client.get("/admin/orders?q=Beispiel&status=awaiting_payment").text
+    assert "1 Bestellung" in admin.client.get("/admin/orders?status=cancelled").text

@@ -12,12 +12,13 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from shop.admin.actor import actor
-from shop.admin.table import PAGE_SIZES, Column, Filter, Page, State, Table, day
+from shop.admin.table import PAGE_SIZES, Column, Filter, Page, State, Table, count_of, day
 from shop.audit.service import Actor, record
+from shop.catalog.queries import VersionedCache
 from shop.db import run_db, write
 from shop.i18n import SHOP_TIMEZONE, _, ngettext
 from shop.i18n import lazy_gettext as _l
-from shop.orders.models import AWAITING_PAYMENT, PAID, PAYMENT_LABELS, STATUS_LABELS, Order
+from shop.orders.models import AWAITING_PAYMENT, PAID, PAYMENT_LABELS, STATUS_LABELS, Order, OrderVersion
 from shop.orders.service import IllegalTransition, transition
 from shop.pricing import PAYMENT_NAMES
 from shop.web import flash, form_data, render, see_other, url_path
@@ -85,10 +86,16 @@ def day_start(value: dt.date) -> dt.datetime:
     return local.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+# How many orders match each search and filters, while no order changes.
+_counts = VersionedCache(size=1024)
+
+
 def orders_page(params) -> tuple[State, Page]:
     state = TABLE.read(params)
     query = matching_orders(state)
-    return state, TABLE.page(query, state, load=_rows)
+    key = (state.q, *sorted(state.filters.items()))
+    total = _counts.get(OrderVersion.current(), key, lambda: count_of(query))
+    return state, TABLE.page(query, state, load=_rows, count=lambda: total)
 
 
 def _rows(query) -> list[Order]:
