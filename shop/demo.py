@@ -44,7 +44,19 @@ def add_demo_orders(settings, count: int = 40, seed: int = 2026) -> int:
     for n, (order, at) in enumerate(placed):
         _advance(settings, rng, order, now() - at, last=n >= count - 4)
         _backdate(order, at)
+    _abandoned_carts(rng, products, count)
     return len(placed)
+
+
+def _abandoned_carts(rng: random.Random, products: list[int], count: int) -> None:
+    """Carts that never became an order, a third of them left in the checkout (the
+    dashboard's funnel)."""
+    for n in range(count):
+        cart = cart_service.add(None, rng.choice(products), 1)
+        if n % 3 == 0:
+            name, email, street, postcode, city = rng.choice(CUSTOMERS)
+            checkout_service.save(cart.token, email=email, billing={
+                "name": name, "company": "", "street": street, "postcode": postcode, "city": city, "country": "DE"})
 
 
 def _place(settings, rng: random.Random, products: list[int]) -> Order:
