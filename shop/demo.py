@@ -72,7 +72,7 @@ def _place(settings, rng: random.Random, products: list[int]) -> Order:
 
 
 def _backdate(order: Order, at: dt.datetime) -> None:
-    """The order placed at `at`, each later step a day after the one before."""
+    """The order placed at `at`, each later step (and its mail) a day after the one before."""
     with write():
         Order.update(placed_at=at, updated_at=at).where(Order.id == order.id).execute()
         events = OrderEvent.select(OrderEvent.id, OrderEvent.status).where(OrderEvent.order == order.id).order_by(OrderEvent.id)
@@ -81,9 +81,12 @@ def _backdate(order: Order, at: dt.datetime) -> None:
             OrderEvent.update(created_at=when).where(OrderEvent.id == event.id).execute()
             if day == 1:
                 Payment.update(created_at=when, updated_at=when).where(Payment.order == order.id).execute()
+            # The order's mails went out back then (the outbox keeps them as sent).
             kind = MAILED.get(event.status) or ("order_confirmation" if day == 0 else None)
-            OutboxMessage.update(created_at=when).where(
+            OutboxMessage.update(created_at=when, sent_at=when).where(
                 (OutboxMessage.order_id == order.id) & (OutboxMessage.kind == kind)).execute()
+        OutboxMessage.update(sent_at=OutboxMessage.created_at).where(  # a refund's, say
+            (OutboxMessage.order_id == order.id) & OutboxMessage.sent_at.is_null()).execute()
 
 
 def _advance(settings, rng: random.Random, order: Order, age: dt.timedelta, last: bool) -> None:

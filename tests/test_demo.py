@@ -125,6 +125,7 @@ def test_the_demo_has_weeks_of_orders_for_the_back_office(settings, demo):
     oldest, newest = Order.select().order_by(Order.placed_at).first(), Order.select().order_by(Order.placed_at.desc()).first()
     assert (newest.placed_at - oldest.placed_at).days >= 20
     assert Payment.select().count() == Order.select().where(Order.payment_status != "unpaid").count()
+    assert not OutboxMessage.select().where(OutboxMessage.sent_at.is_null()).exists()  # history, sent back then
     shipped = Order.select().where(Order.status == "shipped").first()
     assert shipped.tracking_number and OutboxMessage.select().where(
         (OutboxMessage.order_id == shipped.id) & (OutboxMessage.kind == "order_shipped")).exists()
