@@ -209,7 +209,7 @@ async def _step(request: Request, form_class, apply, success: str):
             form.form_errors.append(str(problem))
         else:
             return await _done(request, success)
-    fresh = await run_db(order_view, view.order.number)
+    fresh = await run_db(order_view, view.order.number) or view
     return _render(request, fresh, _forms(fresh, **{step: form}), status_code=422)
 
 
@@ -262,7 +262,7 @@ def _cancel(settings, view: OrderView, form: CancelForm, who: Actor) -> None:
 
 def _refund(settings, view: OrderView, form: RefundForm, who: Actor) -> None:
     wanted = refunds.RefundRequest(
-        amount_cents=form.amount.cents, lines=form.lines, reference=form.reference.data or "",
+        amount_cents=form.amount.cents or 0, lines=form.lines, reference=form.reference.data or "",
         restock=form.restock.data, note=form.note.data or "")
     with write():
         refund = refunds.refund(settings, view.order, wanted, who.email)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from shop import pricing
 from shop.accounts.models import Address, User
@@ -46,7 +47,7 @@ def _save(token: str, changes: dict) -> dict:
     # A new address may rule out the chosen delivery (express abroad): `missing_step`
     # then sends the shopper back to choose again.
     checkout = {**cart.checkout, **changes}
-    fields = {Cart.checkout: checkout}
+    fields: dict[Any, Any] = {Cart.checkout: checkout}
     if not cart.checkout:  # the first step of a new checkout (the dashboard's funnel counts it)
         fields[Cart.checkout_started_at] = now()
     Cart.update(fields).where(Cart.id == cart.id).execute()

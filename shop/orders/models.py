@@ -1,6 +1,8 @@
 """Orders with their lines (snapshots of what was bought) and their history."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from peewee import BigIntegerField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from shop.accounts.models import User
@@ -38,6 +40,14 @@ class OrderSequence(BaseModel):
 
 
 class Order(BaseModel):
+    if TYPE_CHECKING:
+        user_id: int | None
+        lines: Any
+        payments: Any
+        refunds: Any
+        notes: Any
+        events: Any
+
     number = CharField(unique=True)
     user = ForeignKeyField(User, null=True, backref="orders", on_delete="SET NULL")
     email = CharField()
@@ -92,6 +102,10 @@ class OrderVersion(BaseModel):
 
 
 class OrderLine(BaseModel):
+    if TYPE_CHECKING:
+        order_id: int
+        product_id: int | None
+
     order = ForeignKeyField(Order, backref="lines", on_delete="CASCADE")
     product = ForeignKeyField(Product, null=True, on_delete="SET NULL")
     sku = CharField()
