@@ -312,7 +312,7 @@ def demo_banner(settings: Settings, admin_password: str) -> str:
         f"    sign in as {DEMO_ADMIN} with the password {admin_password} (made for this run)",
         f"  Mail: {mail};",
         f"    read it at {settings.base_url}/dev/mail",
-        "  Commands next to it: add --demo (e.g. `shop order --demo 2026-000001 paid`).",
+        "  Commands next to it: add --demo (e.g. `shop order --demo 2026-000040 paid`).",
     ])
 
 
