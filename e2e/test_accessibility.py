@@ -85,9 +85,28 @@ def back_office(browser, base_url, shop_env):
     page = context.new_page()
     sign_in(page, email)
     preview = import_preview(page, "E2E-A11Y")
-    yield {"cookies": context.cookies(), "pages": catalogue_pages(page, preview)}
+    yield {"cookies": context.cookies(), "pages": catalogue_pages(page, preview) + business_pages(page)}
     apply_import(page, preview)
     context.close()
+
+
+def business_pages(page) -> list[tuple[str, str, str]]:
+    """The back office's pages for orders, payments, customers and the audit trail, with
+    the demo's newest order."""
+    page.goto("/admin/orders")
+    number = page.locator("tbody tr").first.get_by_role("rowheader").inner_text()
+    page.goto("/admin/customers")
+    customer = page.locator("tbody tr").first.get_by_role("link").first.get_attribute("href")
+    return [
+        ("/admin/", "dashboard", "main svg[role=img]"),
+        ("/admin/orders", "orders", "tbody tr"),
+        (f"/admin/orders/{number}", "order", ".order-steps form"),
+        (f"/admin/orders/{number}/packing-slip", "packing slip", ".slip"),
+        ("/admin/bank-statements", "bank statements", "input[type=file]"),
+        ("/admin/customers", "customers", "tbody tr"),
+        (customer, "customer", "h1"),
+        ("/admin/audit", "audit log", "tbody tr"),
+    ]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
