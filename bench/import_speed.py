@@ -79,11 +79,19 @@ def write_catalogue(folder: Path, media: Path, rows: int, version: int) -> tuple
                 "vat_rate": rng.choice((19, 7)), "stock": rng.randrange(0, 500) + version, "active": 1,
                 "content_quantity": quantity, "content_unit": unit,
                 "manufacturer": "Beispiel GmbH, Musterweg 1, 10115 Berlin", "responsible_person": "",
-                "product_identifier": f"400{n:010d}", "warnings": "",
+                "product_identifier": "", "warnings": "",
                 "image": f"products/bild-{n % PICTURES}.webp", "featured": int(n % 50 == 0),
+                "ean": ean13(n), "low_stock_threshold": "",
             }
             writer.writerow([row[column] for column in PRODUCT_HEADER])
     return categories, products
+
+
+def ean13(n: int) -> str:
+    """A valid EAN-13 (German prefix 400) for product number n."""
+    digits = f"400{n:09d}"
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits))
+    return digits + str(-total % 10)
 
 
 def one_size(rows: int, memory: bool) -> dict:
