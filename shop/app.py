@@ -39,8 +39,9 @@ from shop.legal import routes as legal
 from shop.mail import outbox
 from shop.mail import routes as dev_mail
 from shop.orders import routes as orders
+from shop.payments import routes as payments
 from shop.orders.carriers import carrier_name, tracking_url
-from shop.orders.models import payment_label, status_label
+from shop.orders.models import paid_with, payment_label, status_label
 from shop.ratelimit import TooMany, limiter_for
 from shop.security import (
     BodySizeLimitMiddleware,
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     connect(settings.database_url, settings.database_wait_seconds)
 
     routes = [
-        *catalog.routes, *cart.routes, *checkout.routes, *orders.routes, *accounts.routes,
+        *catalog.routes, *cart.routes, *checkout.routes, *payments.routes, *orders.routes, *accounts.routes,
         *wishlist.routes, *legal.routes, *theme.routes, *health.routes, *admin.routes,
         *(dev_mail.routes if settings.debug else []),
         Mount("/static", app=static_files(STATIC_DIR), name="static"),
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.find_session = account_service.session_user  # who is signed in (shop.auth)
     app.state.on_sign_in = [cart_session.join_account_cart]  # what a guest keeps at sign-in
     app.state.wished_ids = wishlist.wished_ids  # the hearts on catalogue pages
+    app.state.payment_part = payments.payment_part  # paying (again) on the order page
     return app
 
 
@@ -175,6 +177,7 @@ def templates(router: Router) -> jinja2.Environment:
         tracking_url=tracking_url,
         delivery_name=pricing.delivery_name,
         payment_name=pricing.payment_name,
+        paid_with=paid_with,
     )
     return env
 

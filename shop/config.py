@@ -74,6 +74,31 @@ class Shipping:
 
 
 @dataclass(frozen=True)
+class Payments:
+    """The payment providers: each is offered only when its keys are set. The API bases
+    point the providers' clients elsewhere (a local stand-in in tests and the demo)."""
+
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""  # empty: https://api.stripe.com
+    paypal_client_id: str = ""
+    paypal_secret: str = ""
+    paypal_webhook_id: str = ""
+    paypal_api_base: str = "https://api-m.paypal.com"  # the sandbox: https://api-m.sandbox.paypal.com
+    # Bank transfer: a reminder after this many days without payment, cancelled after that many.
+    transfer_reminder_days: int = 7
+    transfer_cancel_days: int = 14
+
+    @property
+    def stripe(self) -> bool:
+        return bool(self.stripe_secret_key and self.stripe_webhook_secret)
+
+    @property
+    def paypal(self) -> bool:
+        return bool(self.paypal_client_id and self.paypal_secret and self.paypal_webhook_id)
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     secret_key: str
@@ -111,6 +136,7 @@ class Settings:
     merchant: Merchant = field(default_factory=Merchant)
     shipping: Shipping = field(default_factory=Shipping)
     mail: Mail = field(default_factory=Mail)
+    payments: Payments = field(default_factory=Payments)
 
     @property
     def https(self) -> bool:
@@ -163,6 +189,18 @@ class Settings:
                     "FREE_SHIPPING_FROM_CENTS", cast=int, default=Shipping.free_from_cents
                 ),
                 express_cents=config("SHIPPING_EXPRESS_CENTS", cast=int, default=Shipping.express_cents),
+            ),
+            payments=Payments(
+                stripe_secret_key=config("STRIPE_SECRET_KEY", default=""),
+                stripe_webhook_secret=config("STRIPE_WEBHOOK_SECRET", default=""),
+                stripe_api_base=config("STRIPE_API_BASE", default="").rstrip("/"),
+                paypal_client_id=config("PAYPAL_CLIENT_ID", default=""),
+                paypal_secret=config("PAYPAL_SECRET", default=""),
+                paypal_webhook_id=config("PAYPAL_WEBHOOK_ID", default=""),
+                paypal_api_base=config("PAYPAL_API_BASE", default=Payments.paypal_api_base).rstrip("/"),
+                transfer_reminder_days=config("TRANSFER_REMINDER_DAYS", cast=int,
+                                              default=Payments.transfer_reminder_days),
+                transfer_cancel_days=config("TRANSFER_CANCEL_DAYS", cast=int, default=Payments.transfer_cancel_days),
             ),
             mail=Mail(
                 host=config("SMTP_HOST", default=""),

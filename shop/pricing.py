@@ -13,7 +13,11 @@ from shop.config import EU_COUNTRIES, Shipping
 from shop.i18n import lazy_gettext as _l
 
 DELIVERY_NAMES = {"standard": _l("Standard shipping"), "express": _l("Express shipping")}
-PAYMENT_NAMES = {"prepayment": _l("Prepayment by bank transfer")}
+PAYMENT_NAMES = {
+    "prepayment": _l("Prepayment by bank transfer"),
+    "stripe": _l("Card, Apple Pay, Google Pay, Klarna or direct debit"),
+    "paypal": _l("PayPal"),
+}
 
 
 def delivery_name(option: str) -> str:

@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from peewee import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
@@ -25,6 +26,9 @@ from shop.i18n import _
 from shop.i18n import lazy_gettext as _l
 from shop.mail.models import OutboxMessage
 from shop.orders import refunds, service
+from shop.payments.registry import available
+from shop.payments.service import pay_back
+from shop.pricing import payment_name
 from shop.orders.carriers import CARRIERS, TRACKING_NUMBER, carrier_name, tracking_url
 from shop.orders.models import (
     AWAITING_PAYMENT, CANCELLED, DELIVERED, PAID, SHIPPED, Order, OrderEvent, OrderLine, OrderNote, Payment, Refund,
@@ -252,11 +256,15 @@ def _delivered(settings, view: OrderView, form: ConfirmForm, who: Actor) -> None
 
 def _cancel(settings, view: OrderView, form: CancelForm, who: Actor) -> None:
     order = view.order
+    refund_id = None
     if order.payment_status != "unpaid" and order.payment_method == "prepayment" and not form.reference.data:
         raise refunds.RefundProblem(_("The order is paid: please enter the reference of the transfer back."))
+    if order.payment_status != "unpaid" and order.payment_method != "prepayment":
+        left = refunds.refundable_cents(order)
+        refund_id = _paid_back(settings, order, refunds.RefundRequest(left, {})).provider_id if left > 0 else None
     with write():
         service.transition(settings, order, CANCELLED, who.email, note=form.reason.data or "",
-                           payment_reference=form.reference.data or "")
+                           payment_reference=form.reference.data or refund_id or "", provider_id=refund_id)
         record(who, "cancel", "order", order.id, order.number, {"status": [order.status, CANCELLED]})
 
 
@@ -264,10 +272,26 @@ def _refund(settings, view: OrderView, form: RefundForm, who: Actor) -> None:
     wanted = refunds.RefundRequest(
         amount_cents=form.amount.cents or 0, lines=form.lines, reference=form.reference.data or "",
         restock=form.restock.data, note=form.note.data or "")
-    with write():
-        refund = refunds.refund(settings, view.order, wanted, who.email)
-        record(who, "refund", "order", view.order.id, view.order.number, {
-            "refund": [None, refund.amount_cents], "lines": [None, refund.lines], "reference": [None, refund.reference]})
+    if view.order.payment_method != "prepayment":
+        wanted = _paid_back(settings, view.order, wanted)
+    try:
+        with write():
+            refund = refunds.refund(settings, view.order, wanted, who.email)
+            record(who, "refund", "order", view.order.id, view.order.number, {
+                "refund": [None, refund.amount_cents], "lines": [None, refund.lines],
+                "reference": [None, refund.reference or refund.provider_id]})
+    except IntegrityError:  # the provider's refund, recorded by the same request sent twice
+        raise refunds.RefundProblem(_("This refund is recorded already.")) from None
+
+
+def _paid_back(settings, order, wanted: refunds.RefundRequest) -> refunds.RefundRequest:
+    """Money of an order paid through a provider goes back through that provider."""
+    provider = available(settings.payments).get(order.payment_method)
+    if provider is None:
+        raise refunds.RefundProblem(_("%(provider)s is not set up in this shop: please pay back in its "
+                                      "dashboard; its event records the refund here.",
+                                      provider=payment_name(order.payment_method)))
+    return pay_back(provider, order, wanted)
 
 
 def _note(settings, view: OrderView, form: NoteForm, who: Actor) -> None:

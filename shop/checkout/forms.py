@@ -1,10 +1,13 @@
 """The checkout's forms: addresses, delivery and payment, and the final confirmation."""
 from __future__ import annotations
 
+from typing import Iterable
+
 from wtforms import BooleanField, FormField, HiddenField, RadioField, SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from shop.forms import EMAIL, AddressFields, ShopForm, text
+from shop.pricing import PAYMENT_NAMES
 from shop.i18n import lazy_gettext as _l
 
 class AddressForm(ShopForm):
@@ -33,7 +36,6 @@ DELIVERY_CHOICES = [
     SelectChoice("standard", _l("Standard shipping (DHL)")),
     SelectChoice("express", _l("Express shipping: delivered the working day after dispatch (Germany only)")),
 ]
-PAYMENT_CHOICES = [SelectChoice("prepayment", _l("Prepayment by bank transfer"))]
 
 
 class DeliveryForm(ShopForm):
@@ -41,12 +43,13 @@ class DeliveryForm(ShopForm):
     what each costs for this cart."""
 
     delivery = RadioField(_l("Delivery"), choices=DELIVERY_CHOICES, default="standard")
-    payment = RadioField(_l("Payment"), choices=PAYMENT_CHOICES, default="prepayment")
+    payment = RadioField(_l("Payment"), default="prepayment")
 
-    def __init__(self, formdata=None, *, costs: dict[str, int], **kwargs):
+    def __init__(self, formdata=None, *, costs: dict[str, int], payment_methods: Iterable[str], **kwargs):
         super().__init__(formdata, **kwargs)
         self.costs = costs
         self.delivery.choices = [choice for choice in DELIVERY_CHOICES if choice.value in costs]
+        self.payment.choices = [SelectChoice(method, PAYMENT_NAMES[method]) for method in payment_methods]
 
 
 class PlaceOrderForm(ShopForm):

@@ -18,6 +18,9 @@ from shop.cart.session import cart_token
 from shop.db import run_db
 from shop.i18n import _
 from shop.orders import service as orders
+from shop.payments.providers import BANK_TRANSFER
+from shop.payments.registry import available
+from shop.payments.routes import payment_page_headers, start_payment
 from shop.web import Area, PrivatePages, flash, form_data, is_htmx, render, see_other, url_path
 
 from . import service
@@ -54,7 +57,8 @@ def _guard(request: Request, view, checkout: dict, step: str, check_stock: bool 
         flash(request, _("Some products in your cart are not available in that quantity any more. "
                          "Please check your cart."), "error")
         return _redirect(request, "cart", empty=False)
-    missing = service.missing_step(view, checkout, request.app.state.settings.shipping)
+    settings = request.app.state.settings
+    missing = service.missing_step(view, checkout, settings.shipping, available(settings.payments))
     if missing and service.STEPS.index(step) > _position(missing):
         return _redirect(request, missing)
     return None
@@ -105,11 +109,13 @@ async def delivery(request: Request):
 
 
 def _delivery_form(request: Request, view, checkout: dict, formdata=None) -> DeliveryForm:
-    costs = service.delivery_costs(view, request.app.state.settings.shipping)
-    chosen = checkout.get("delivery")
-    return DeliveryForm(formdata, costs=costs, data={
+    settings = request.app.state.settings
+    costs = service.delivery_costs(view, settings.shipping)
+    methods = available(settings.payments)
+    chosen, paying = checkout.get("delivery"), checkout.get("payment")
+    return DeliveryForm(formdata, costs=costs, payment_methods=methods, data={
         "delivery": chosen if chosen in costs else "standard",
-        "payment": checkout.get("payment", "prepayment")})
+        "payment": paying if paying in methods else BANK_TRANSFER})
 
 
 def _delivery_context(request: Request, view, checkout: dict, form=None) -> dict:
@@ -127,9 +133,12 @@ async def _review(request: Request, view, checkout, form=None, error: str = "", 
                   push: bool = False):
     token = await run_db(service.order_token, await cart_token(request))
     form = form or PlaceOrderForm()
-    return _step(request, "review", {"form": form, "cart": view, "checkout": checkout,
-                                     "order_token": token, "error": error},
-                 status_code=status_code, push=push)
+    response = _step(request, "review", {"form": form, "cart": view, "checkout": checkout,
+                                         "order_token": token, "error": error},
+                     status_code=status_code, push=push)
+    # The order button leads on to the provider's payment page.
+    response.headers.update(payment_page_headers(request.app.state.settings))
+    return response
 
 
 async def place_order(request: Request):
@@ -157,6 +166,8 @@ async def place_order(request: Request):
         return await _review(request, view, checkout, error=str(problem), status_code=409)
     cart_session.emptied(request)
     flash(request, _("Thank you for your order!"), "success")
+    if order.payment_method != BANK_TRANSFER:
+        return await start_payment(request, order)
     return _to_order(request, order)
 
 

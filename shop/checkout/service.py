@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Collection
 
 from shop import pricing
 from shop.accounts.models import Address, User
@@ -20,13 +20,15 @@ def state(token: str | None, rules: Shipping) -> tuple[cart_service.CartView, di
     return view, dict(view.cart.checkout) if view.cart else {}
 
 
-def missing_step(view: cart_service.CartView, checkout: dict, rules: Shipping) -> str | None:
-    """The first step still to be done ("cart" when there is nothing to buy), or None."""
+def missing_step(view: cart_service.CartView, checkout: dict, rules: Shipping,
+                 payment_methods: Collection[str]) -> str | None:
+    """The first step still to be done ("cart" when there is nothing to buy), or None.
+    `payment_methods`: those the shop offers now (a provider may have been switched off)."""
     if view.empty:
         return "cart"
     if not checkout.get("billing"):
         return "address"
-    if checkout.get("delivery") not in delivery_costs(view, rules) or not checkout.get("payment"):
+    if checkout.get("delivery") not in delivery_costs(view, rules) or checkout.get("payment") not in payment_methods:
         return "delivery"
     return None
 

@@ -47,6 +47,8 @@ class Order(BaseModel):
         refunds: Any
         notes: Any
         events: Any
+        attempts: Any
+        payment_issues: Any
 
     number = CharField(unique=True)
     user = ForeignKeyField(User, null=True, backref="orders", on_delete="SET NULL")
@@ -118,8 +120,8 @@ class OrderLine(BaseModel):
 
 
 class Payment(BaseModel):
-    """Money received for an order: a transfer seen on a bank statement, marked by hand,
-    or (later) a payment provider's."""
+    """Money received for an order: a transfer seen on a bank statement or marked by hand,
+    or a payment provider's (Stripe, PayPal)."""
 
     order = ForeignKeyField(Order, backref="payments", on_delete="CASCADE")
     provider = CharField()  # "bank_transfer", …
@@ -129,8 +131,37 @@ class Payment(BaseModel):
     state = CharField()  # SUCCEEDED, …
     reference = CharField(default="")  # e.g. the transfer's reference text
     actor = CharField(default="")
+    # How it was paid at the provider: "card" (with brand and last four digits), "paypal",
+    # "sepa_debit", "klarna", …; empty for a bank transfer.
+    method = CharField(default="")
+    card_brand = CharField(default="")
+    card_last4 = CharField(default="")
     created_at = DateTimeField(default=now)
     updated_at = DateTimeField(default=now)
+    checked_at = DateTimeField(null=True)  # compared with the provider's record by the reconciliation
+
+
+PAYMENT_METHOD_NAMES = {
+    "paypal": "PayPal", "sepa_debit": _l("SEPA direct debit"), "klarna": "Klarna", "giropay": "giropay",
+    "sofort": "Sofort", "eps": "eps", "ideal": "iDEAL", "bancontact": "Bancontact", "link": "Link",
+}
+CARD_BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover",
+               "diners": "Diners Club", "jcb": "JCB", "unionpay": "UnionPay", "cartes_bancaires": "Cartes Bancaires"}
+
+
+def paid_with(payment: Payment) -> str:
+    """How a payment was made, as the customer knows it: "Visa •••• 4242", "PayPal",
+    "bank transfer"."""
+    if payment.card_last4:
+        brand = CARD_BRANDS.get(payment.card_brand, payment.card_brand.title() or str(_l("Card")))
+        return f"{brand} •••• {payment.card_last4}"
+    if payment.method:
+        return str(PAYMENT_METHOD_NAMES.get(payment.method, payment.method))
+    if payment.provider == "paypal":
+        return "PayPal"
+    if payment.provider == "prepayment":
+        return str(_l("bank transfer"))
+    return payment.provider
 
 
 class Refund(BaseModel):

@@ -30,6 +30,7 @@ class RefundRequest:
     reference: str = ""
     restock: bool = False  # the lines' goods came back and go into stock
     note: str = ""
+    provider_id: str | None = None  # the provider's id of the refund (Stripe, PayPal)
 
 
 def refundable_cents(order: Order) -> int:
@@ -45,23 +46,28 @@ def refunded_quantities(order_id: int) -> dict[int, int]:
     return done
 
 
+def check(order: Order, wanted: RefundRequest) -> list[OrderLine]:
+    """The lines paid back, if the order's state and what is left to pay back allow the
+    refund; else raises RefundProblem (or IllegalTransition)."""
+    if order.status not in REFUNDABLE:
+        raise IllegalTransition(f"{order.number}: {order.status} cannot be refunded")
+    if not 0 < wanted.amount_cents <= refundable_cents(order):
+        raise RefundProblem(_("The amount must be more than 0 € and at most what is left to pay back."))
+    if order.payment_method == "prepayment" and not wanted.reference:
+        raise RefundProblem(_("Please enter the reference of the transfer back to the customer."))
+    return _check_lines(order, wanted.lines)
+
+
 def refund(settings, order: Order, wanted: RefundRequest, actor: str) -> Refund:
-    """Record the refund, if the order's state and what is left to pay back allow it;
-    raises RefundProblem (or IllegalTransition), having changed nothing."""
+    """Record the refund, if `check` allows it; raises as it does, having changed nothing."""
     with write():
         order = locked(Order.select().where(Order.id == order.id)).get()
-        if order.status not in REFUNDABLE:
-            raise IllegalTransition(f"{order.number}: {order.status} cannot be refunded")
+        lines = check(order, wanted)
         left = refundable_cents(order)
-        if not 0 < wanted.amount_cents <= left:
-            raise RefundProblem(_("The amount must be more than 0 € and at most what is left to pay back."))
-        if order.payment_method == "prepayment" and not wanted.reference:
-            raise RefundProblem(_("Please enter the reference of the transfer back to the customer."))
-        lines = _check_lines(order, wanted.lines)
         record = Refund.create(
-            order=order.id, provider=order.payment_method, amount_cents=wanted.amount_cents, state=SUCCEEDED,
-            reference=wanted.reference, lines={str(k): v for k, v in wanted.lines.items()}, note=wanted.note,
-            actor=actor)
+            order=order.id, provider=order.payment_method, provider_id=wanted.provider_id,
+            amount_cents=wanted.amount_cents, state=SUCCEEDED, reference=wanted.reference,
+            lines={str(k): v for k, v in wanted.lines.items()}, note=wanted.note, actor=actor)
         if wanted.restock:
             for line in lines:
                 if line.product_id:

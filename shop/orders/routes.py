@@ -36,9 +36,11 @@ async def show_order(request: Request):
                       status_code=403, headers=NO_REFERRER)
     if page is None:
         raise HTTPException(404, "No such order.")
-    return render(request, "orders/order.html", {"page": page, "user": user,
+    # How to pay (again) is the payments area's part of the page.
+    payment, headers = await request.app.state.payment_part(request, page.order)
+    return render(request, "orders/order.html", {"page": page, "user": user, **payment,
                                                  "nav_categories": await run_db(navigation)},
-                  headers=NO_REFERRER)
+                  headers={**NO_REFERRER, **headers})
 
 
 async def send_link(request: Request):

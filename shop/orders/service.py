@@ -165,12 +165,14 @@ def next_number(year: int) -> str:
 
 def transition(settings, order: Order, status: str, actor: str, note: str = "",
                carrier: str = "", tracking_number: str = "", payment_reference: str = "",
-               provider_id: str | None = None) -> Order:
+               provider_id: str | None = None, payment: dict | None = None) -> Order:
     """Move an order to `status`, if its current state allows it; records and mails the
     step. Paid: the money received is recorded as a payment (`payment_reference`, e.g. the
     transfer's reference; `provider_id`, what identifies it at its source, so that it is
-    never recorded twice). Refunded, or cancelled after payment: what was not yet paid
-    back is recorded as a refund (`payment_reference`: the transfer back)."""
+    never recorded twice; `payment`, what a provider tells about it: amount, currency,
+    method, card). Refunded, or cancelled after payment: what was not yet paid back is
+    recorded as a refund (`payment_reference`: the transfer back; `provider_id`: the
+    provider's refund)."""
     with write():
         order = locked(Order.select().where(Order.id == order.id)).get()
         if not order.can_become(status):
@@ -185,15 +187,16 @@ def transition(settings, order: Order, status: str, actor: str, note: str = "",
         if status == SHIPPED:
             changes.update(carrier=carrier, tracking_number=tracking_number)
         if status == PAID:
-            Payment.create(order=order.id, provider=order.payment_method, provider_id=provider_id,
-                           amount_cents=order.total_cents, state=SUCCEEDED, reference=payment_reference,
-                           actor=actor)
+            Payment.create(**{"order": order.id, "provider": order.payment_method, "provider_id": provider_id,
+                              "amount_cents": order.total_cents, "state": SUCCEEDED,
+                              "reference": payment_reference, "actor": actor, **(payment or {})})
             changes["payment_status"] = PAID
         elif status in (REFUNDED, CANCELLED) and order.payment_status != UNPAID:
             outstanding = order.total_cents - refunded_cents(order.id)
             if outstanding > 0:
-                Refund.create(order=order.id, provider=order.payment_method, amount_cents=outstanding,
-                              state=SUCCEEDED, reference=payment_reference, note=note, actor=actor)
+                Refund.create(order=order.id, provider=order.payment_method, provider_id=provider_id,
+                              amount_cents=outstanding, state=SUCCEEDED, reference=payment_reference, note=note,
+                              actor=actor)
             changes["payment_status"] = REFUNDED
         Order.update(changes).where(Order.id == order.id).execute()
         OrderEvent.create(order=order, status=status, actor=actor, note=note)
@@ -304,6 +307,7 @@ def status_mail(settings, order: Order, template: str, extra: dict | None = None
         "order_cancelled": _("Order %(number)s has been cancelled", number=order.number),
         "order_refunded": _("Order %(number)s has been refunded", number=order.number),
         "order_refunded_partly": _("Money paid back for order %(number)s", number=order.number),
+        "order_payment_failed": _("The payment for order %(number)s did not go through", number=order.number),
     }
     return outbox.compose(settings, order.email, subjects[template], template,
                           {**_mail_context(settings, order), **(extra or {})})
@@ -319,23 +323,33 @@ def order_by_key(key: str) -> Order | None:
     return Order.get_or_none(Order.idempotency_key == key) if key else None
 
 
+def order_for_visitor(settings, number: str, token: str | None,
+                      user_id: int | None = None) -> tuple[str | None, Order | None]:
+    """As `order_for_link`, and (VALID, order) for its signed-in owner."""
+    owned = Order.get_or_none((Order.number == number) & (Order.user == user_id)) if user_id else None
+    return (VALID, owned) if owned else order_for_link(settings, number, token)
+
+
 @dataclass
 class OrderPage:
     order: Order
     lines: list[OrderLine]
     events: list[OrderEvent]
+    payments: list[Payment]
+    refunds: list[Refund]
 
 
 def order_page(settings, number: str, token: str | None,
                user_id: int | None = None) -> tuple[str | None, OrderPage | None]:
     """(VALID, the page) for its owner or the holder of a live link; (EXPIRED, None) for
     the holder of an expired link; (None, None) for anyone else."""
-    owned = Order.get_or_none((Order.number == number) & (Order.user == user_id)) if user_id else None
-    state, order = (VALID, owned) if owned else order_for_link(settings, number, token)
+    state, order = order_for_visitor(settings, number, token, user_id)
     if state != VALID or order is None:
         return state, None
     return VALID, OrderPage(order, list(order.lines.order_by(OrderLine.id)),
-                            list(order.events.order_by(OrderEvent.created_at, OrderEvent.id)))
+                            list(order.events.order_by(OrderEvent.created_at, OrderEvent.id)),
+                            list(order.payments.where(Payment.state == SUCCEEDED).order_by(Payment.id)),
+                            list(order.refunds.where(Refund.state == SUCCEEDED).order_by(Refund.id)))
 
 
 def order_history(user_id: int) -> list[Order]:
