@@ -254,3 +254,183 @@ def test_a_shop_that_died_before_keeping_the_session_is_repaired_once(shopper, c
     assert PaymentAttempt.get().provider_id == session_id
     assert Payment.select().count() == 1 and mails(order, "order_paid") == 1
     assert len(stripe_api.sessions) == 1
+
+
+def paid_order(shopper, client, stripe_api, product, quantity=1):
+    order, url = order_by_card(shopper, product, quantity)
+    stripe_api.pay(session_of(stripe_api, url)["id"])
+    assert deliver(client, stripe_api) == [200]
+    return Order.get_by_id(order.id), session_of(stripe_api, url)
+
+
+def test_an_expired_page_cancels_the_unpaid_order_and_returns_its_stock(shopper, client, tea, stripe_api, database):
+    order, url = order_by_card(shopper, tea, 2)
+    assert Product.get_by_id(tea.id).stock == 3
+    stripe_api.expire(session_of(stripe_api, url)["id"])
+    assert deliver(client, stripe_api) == [200]
+    assert Order.get_by_id(order.id).status == "cancelled"
+    assert Product.get_by_id(tea.id).stock == 5
+    assert mails(order, "order_cancelled") == 1
+
+
+def test_a_direct_debit_is_on_its_way_until_its_money_arrives(shopper, client, tea, stripe_api, database):
+    order, url = order_by_card(shopper, tea)
+    session_id = session_of(stripe_api, url)["id"]
+    stripe_api.pay(session_id, method="sepa_debit")
+    assert deliver(client, stripe_api) == [200]
+    assert Order.get_by_id(order.id).status == "awaiting_payment"
+    page = client.get(url_of(order)).text
+    assert "Your payment is on its way" in page or "unterwegs" in page
+    stripe_api.settle(session_id)
+    assert deliver(client, stripe_api) == [200]
+    order = Order.get_by_id(order.id)
+    assert order.status == "paid"
+    assert Payment.get(Payment.order == order.id).method == "sepa_debit"
+    assert "SEPA" in client.get(url_of(order)).text
+
+
+def test_a_returned_direct_debit_tells_the_customer_how_to_pay(shopper, client, tea, stripe_api, database):
+    order, url = order_by_card(shopper, tea)
+    session_id = session_of(stripe_api, url)["id"]
+    stripe_api.pay(session_id, method="sepa_debit")
+    stripe_api.settle(session_id, succeeded=False)
+    assert deliver(client, stripe_api) == [200, 200]
+    assert Order.get_by_id(order.id).status == "awaiting_payment"
+    assert mails(order, "order_payment_failed") == 1
+    page = client.get(url_of(order)).text
+    assert "Pay by bank transfer instead" in page or "Überweisung" in page
+
+
+def url_of(order) -> str:
+    from shop.orders.service import order_token
+    from shop.config import Settings
+
+    return f"/orders/{order.number}?token={order_token(Settings(database_url='', secret_key='test-secret-key'), order.number)}"
+
+
+def test_cancelled_at_stripe_the_order_can_be_paid_again_or_by_transfer(shopper, client, tea, stripe_api, database):
+    order, url = order_by_card(shopper, tea)
+    first = session_of(stripe_api, url)
+    back = httpx2.post(url, data={"action": "cancel"}).headers["location"]
+    assert back.endswith("payment=cancelled")
+    page = client.get(back.removeprefix("http://127.0.0.1:8000")).text
+    assert "The payment was cancelled" in page or "abgebrochen" in page
+    token = back.split("token=")[1].split("&")[0]
+    again = shopper.post(f"/orders/{order.number}/pay", {"token": token})
+    assert again.status_code == 303 and again.headers["location"] != url
+    assert first["status"] == "expired"  # the first page is closed: it cannot be paid as well
+    assert PaymentAttempt.select().where(PaymentAttempt.order == order.id).count() == 2
+    # The expired first page's event does not cancel the order: a newer attempt is open.
+    assert deliver(client, stripe_api) == [200]
+    assert Order.get_by_id(order.id).status == "awaiting_payment"
+    switched = shopper.post(f"/orders/{order.number}/pay/transfer", {"token": token})
+    assert switched.status_code == 303
+    page = client.get(switched.headers["location"]).text
+    assert Order.get_by_id(order.id).payment_method == "prepayment"
+    assert "IBAN" in page
+    assert all(session["status"] == "expired" for session in stripe_api.sessions.values())
+
+
+def test_another_visitor_cannot_pay_or_switch_someone_elses_order(shopper, client, tea, stripe_api, database, app):
+    from starlette.testclient import TestClient
+    from .conftest import Shopper
+
+    order, url = order_by_card(shopper, tea)
+    stranger = Shopper(TestClient(app, follow_redirects=False))
+    assert stranger.post(f"/orders/{order.number}/pay", {"token": "forged"}).status_code == 404
+    assert stranger.post(f"/orders/{order.number}/pay/transfer", {"token": ""}).status_code == 404
+    assert Order.get_by_id(order.id).payment_method == "stripe"
+
+
+def test_a_partial_then_full_refund_from_the_back_office_goes_through_stripe(shopper, client, tea, stripe_api, database,
+                                                                            app):
+    order, session = paid_order(shopper, client, stripe_api, tea, 2)
+    admin = sign_in_admin(app)
+    page = admin.client.get(f"/admin/orders/{order.number}").text
+    assert "Visa •••• 4242" in page
+    response = admin.post(f"/admin/orders/{order.number}/refund", {"amount": "5,00"})
+    assert response.status_code == 303, response.text
+    refund = Refund.get(Refund.order == order.id)
+    assert refund.provider == "stripe" and refund.provider_id.startswith("re_test_")
+    assert stripe_api.refunds[refund.provider_id]["amount"] == 500
+    assert stripe_api.requests[-1][2] == f"{order.number}-refund-1"
+    assert Order.get_by_id(order.id).payment_status == "partly_refunded"
+    assert mails(order, "order_refunded_partly") == 1
+    # Stripe's event for that refund: already recorded.
+    assert deliver(client, stripe_api) == [200]
+    assert Refund.select().count() == 1
+    rest = order.total_cents - 500
+    response = admin.post(f"/admin/orders/{order.number}/refund", {"amount": f"{rest / 100:.2f}".replace(".", ",")})
+    assert response.status_code == 303
+    assert Order.get_by_id(order.id).status == "refunded"
+    assert sum(r["amount"] for r in stripe_api.refunds.values()) == order.total_cents
+    assert mails(order, "order_refunded") == 1
+    assert "5,00" in client.get(url_of(order)).text
+
+
+def test_a_refund_stripe_refuses_changes_nothing_here(shopper, client, tea, stripe_api, database, app):
+    order, session = paid_order(shopper, client, stripe_api, tea)
+    stripe_api.refund(session["payment_intent"], order.total_cents)  # all of it, in Stripe's dashboard
+    stripe_api.outbox.clear()
+    admin = sign_in_admin(app)
+    response = admin.post(f"/admin/orders/{order.number}/refund", {"amount": "1,00"},
+                          headers={"HX-Request": "true"})
+    assert response.status_code == 422
+    assert "Stripe" in response.text
+    assert not Refund.select().exists()
+
+
+def test_a_refund_made_in_stripes_dashboard_is_recorded_from_its_event(shopper, client, tea, stripe_api, database):
+    order, session = paid_order(shopper, client, stripe_api, tea)
+    stripe_api.refund(session["payment_intent"], 300)
+    assert deliver(client, stripe_api) == [200]
+    refund = Refund.get()
+    assert (refund.amount_cents, refund.provider) == (300, "stripe")
+    assert Order.get_by_id(order.id).payment_status == "partly_refunded"
+
+
+def test_cancelling_a_paid_card_order_pays_everything_back_through_stripe(shopper, client, tea, stripe_api,
+                                                                         database, app):
+    order, session = paid_order(shopper, client, stripe_api, tea)
+    admin = sign_in_admin(app)
+    assert admin.post(f"/admin/orders/{order.number}/cancel", {"reason": "Kundin wünscht es"}).status_code == 303
+    order = Order.get_by_id(order.id)
+    assert (order.status, order.payment_status) == ("cancelled", "refunded")
+    assert [r["amount"] for r in stripe_api.refunds.values()] == [order.total_cents]
+    assert Refund.get().provider_id in stripe_api.refunds
+    assert Product.get_by_id(tea.id).stock == 5
+
+
+def test_a_dispute_is_reported_in_the_back_office(shopper, client, tea, stripe_api, database, app):
+    order, session = paid_order(shopper, client, stripe_api, tea)
+    stripe_api.dispute(session["payment_intent"])
+    assert deliver(client, stripe_api) == [200]
+    issue = PaymentIssue.get()
+    assert (issue.kind, issue.order_id) == ("dispute", order.id)
+    admin = sign_in_admin(app)
+    listed = admin.client.get("/admin/payments").text
+    assert order.number in listed and issue.reference in listed
+    assert admin.post(f"/admin/payments/{issue.id}/settle").status_code == 303
+    assert PaymentIssue.get().resolved_by == "chefin@example.org"
+    assert "No payment issue to settle." in admin.client.get("/admin/payments").text or \
+        "Kein" in admin.client.get("/admin/payments").text
+    from shop.audit.models import AuditEntry
+    assert AuditEntry.select().where(AuditEntry.action == "settle").count() == 1
+    assert admin.post("/admin/payments/999999/settle").status_code == 404
+
+
+def test_payments_marked_here_but_not_at_stripe_are_reported(shopper, client, tea, stripe_api, database, settings,
+                                                             monkeypatch):
+    order, session = paid_order(shopper, client, stripe_api, tea)
+    stripe_api.intents[session["payment_intent"]]["status"] = "canceled"
+    monkeypatch.setattr(payments, "CHECK_AFTER", dt.timedelta(0))
+    reconcile(settings)
+    reconcile(settings)
+    issue = PaymentIssue.get()
+    assert (issue.kind, issue.order_id) == ("not_at_provider", order.id)
+    assert Order.get_by_id(order.id).status == "paid"  # a person decides
+
+
+def test_unknown_events_are_acknowledged(client, stripe_api, database):
+    stripe_api.event("customer.created", {"id": "cus_1", "object": "customer"})
+    assert deliver(client, stripe_api) == [200]

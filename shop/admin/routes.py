@@ -10,7 +10,7 @@ from shop.auth import AdminRequired
 from shop.web import Area, PrivatePages, see_other, url_path
 
 from . import audit, categories, customers, dashboard, images, imports, order, orders, product_form, products, reauth, stock
-from . import bank_statements
+from . import bank_statements, payment_issues
 
 
 async def to_dashboard(request: Request):
@@ -23,7 +23,7 @@ routes = [
         *dashboard.routes, *products.routes, *product_form.routes, *images.routes,
         *categories.routes, *stock.routes, *imports.routes, *customers.routes, *reauth.routes,
         *orders.routes, *order.routes,
-        *bank_statements.routes,
+        *bank_statements.routes, *payment_issues.routes,
         *audit.routes,
     ], path="/admin", middleware=[Middleware(PrivatePages), Middleware(AdminRequired)]),
 ]
