@@ -39,6 +39,7 @@ from shop.legal import routes as legal
 from shop.mail import outbox
 from shop.mail import routes as dev_mail
 from shop.orders import routes as orders
+from shop.payments import demo_providers
 from shop.payments import routes as payments
 from shop.orders.carriers import carrier_name, tracking_url
 from shop.orders.models import paid_with, payment_label, status_label
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *catalog.routes, *cart.routes, *checkout.routes, *payments.routes, *orders.routes, *accounts.routes,
         *wishlist.routes, *legal.routes, *theme.routes, *health.routes, *admin.routes,
         *(dev_mail.routes if settings.debug else []),
+        *(demo_providers.mounts(settings) if settings.demo_providers else []),
         Mount("/static", app=static_files(STATIC_DIR), name="static"),
         Mount("/media", app=media_files(settings.media_dir), name="media"),
     ]

@@ -14,6 +14,7 @@ from peewee import OperationalError
 
 from shop.config import DATA_DIR, ConfigError, Settings
 from shop.orders.carriers import CARRIERS
+from shop.payments import demo_providers
 
 DEMO_CSV_DIR = DATA_DIR / "csv"
 DEMO_DATABASE = DATA_DIR / "demo.sqlite3"
@@ -248,6 +249,8 @@ def cmd_serve(args) -> int:
         os.environ.setdefault("DEBUG", "1")
         os.environ["DATABASE_URL"] = demo_database_url()
         os.environ.setdefault("WORKER_IN_PROCESS", str(DEMO_MAIL_ROUNDS))
+        if not os.environ.get("STRIPE_SECRET_KEY"):  # test payments on the demo's own stand-ins
+            os.environ.update(demo_providers.environment(os.environ["BASE_URL"]))
     settings = _settings()
     from shop.db import connect, migrate
 
@@ -312,6 +315,8 @@ def demo_banner(settings: Settings, admin_password: str) -> str:
         f"    sign in as {DEMO_ADMIN} with the password {admin_password} (made for this run)",
         f"  Mail: {mail};",
         f"    read it at {settings.base_url}/dev/mail",
+        *(["  Payments: card, direct debit and PayPal on test pages served by the demo itself"]
+          if settings.demo_providers else []),
         "  Commands next to it: add --demo (e.g. `shop order --demo 2026-000040 paid`).",
     ])
 

@@ -133,6 +133,8 @@ class Settings:
     # Every admin must sign in with a second factor (TOTP): one without is sent to set it
     # up before any back-office page.
     admin_totp_required: bool = False
+    # The demo serves stand-ins of the payment providers' APIs itself (shop.payments.demo_providers).
+    demo_providers: bool = False
     merchant: Merchant = field(default_factory=Merchant)
     shipping: Shipping = field(default_factory=Shipping)
     mail: Mail = field(default_factory=Mail)
@@ -181,6 +183,7 @@ class Settings:
             import_background_rows=config("IMPORT_BACKGROUND_ROWS", cast=int, default=2000),
             admin_idle_minutes=config("ADMIN_IDLE_MINUTES", cast=int, default=30),
             admin_totp_required=config("ADMIN_TOTP_REQUIRED", cast=bool, default=False),
+            demo_providers=config("DEMO_PROVIDERS", cast=bool, default=False),
             merchant=Merchant.from_config(config),
             shipping=Shipping(
                 germany_cents=config("SHIPPING_DE_CENTS", cast=int, default=Shipping.germany_cents),
