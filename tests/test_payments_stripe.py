@@ -434,3 +434,33 @@ def test_payments_marked_here_but_not_at_stripe_are_reported(shopper, client, te
 def test_unknown_events_are_acknowledged(client, stripe_api, database):
     stripe_api.event("customer.created", {"id": "cus_1", "object": "customer"})
     assert deliver(client, stripe_api) == [200]
+
+
+def test_the_account_order_list_shows_how_each_order_was_paid_and_paid_back(client, tea, stripe_api, database,
+                                                                             app):
+    from .conftest import ADMIN_PASSWORD, Shopper
+    from shop.accounts.models import User
+    from shop.accounts.passwords import hash_password
+    from shop.db import now
+
+    User.create(email="anna@example.org", name="Anna", password_hash=hash_password(ADMIN_PASSWORD),
+                email_verified_at=now())
+    shopper = Shopper(client)
+    assert shopper.post("/account/login", {"email": "anna@example.org", "password": ADMIN_PASSWORD}).status_code == 303
+    order, session = paid_order(shopper, client, stripe_api, tea)
+    stripe_api.refund(session["payment_intent"], 200)
+    deliver(client, stripe_api)
+    listed = client.get("/account/orders").text
+    assert order.number in listed and "Visa •••• 4242" in listed
+    assert "2,00" in listed
+
+
+def test_money_for_an_order_paid_already_is_reported_not_counted(shopper, client, tea, stripe_api, database):
+    order, session = paid_order(shopper, client, stripe_api, tea)
+    stripe_api.pay(session["id"])  # paid a second time, in another tab
+    assert deliver(client, stripe_api) == [200]
+    assert Payment.select().count() == 1
+    issue = PaymentIssue.get()
+    assert (issue.kind, issue.amount_cents) == ("unexpected_payment", order.total_cents)
+    assert "Bezahlt" in issue.detail or "Paid" in issue.detail
+    assert mails(order, "order_paid") == 1

@@ -3,6 +3,8 @@ an order already paid or cancelled, a chargeback, a refund that failed, a paymen
 provider does not have), for the merchant to settle at the provider and then mark settled."""
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
@@ -55,7 +57,8 @@ def _with_order_numbers(query) -> list[PaymentIssue]:
     """The page's issues, each with `order_number`: one query for the whole page."""
     issues = list(query)
     ids = {issue.order_id for issue in issues if issue.order_id}
-    numbers = dict(Order.select(Order.id, Order.number).where(Order.id.in_(ids)).tuples()) if ids else {}
+    rows: list[Any] = list(Order.select(Order.id, Order.number).where(Order.id.in_(ids)).tuples()) if ids else []
+    numbers = dict(rows)
     for issue in issues:
         issue.order_number = numbers.get(issue.order_id, "")
     return issues

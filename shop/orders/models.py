@@ -49,6 +49,8 @@ class Order(BaseModel):
         events: Any
         attempts: Any
         payment_issues: Any
+        paid_with: list  # set by order_history
+        refunded_cents: int
 
     number = CharField(unique=True)
     user = ForeignKeyField(User, null=True, backref="orders", on_delete="SET NULL")
@@ -123,6 +125,9 @@ class Payment(BaseModel):
     """Money received for an order: a transfer seen on a bank statement or marked by hand,
     or a payment provider's (Stripe, PayPal)."""
 
+    if TYPE_CHECKING:
+        order_id: int
+
     order = ForeignKeyField(Order, backref="payments", on_delete="CASCADE")
     provider = CharField()  # "bank_transfer", …
     provider_id = CharField(null=True)  # the provider's id for it, unique per provider
@@ -166,6 +171,9 @@ def paid_with(payment: Payment) -> str:
 
 class Refund(BaseModel):
     """Money paid back: for the whole order or some of its lines (`lines`: {line id: quantity})."""
+
+    if TYPE_CHECKING:
+        order_id: int
 
     order = ForeignKeyField(Order, backref="refunds", on_delete="CASCADE")
     provider = CharField()

@@ -90,6 +90,7 @@ class PaymentIssue(BaseModel):
 
     if TYPE_CHECKING:
         order_id: int | None
+        order_number: str  # set by the back office's list
 
     provider = CharField()
     kind = CharField()

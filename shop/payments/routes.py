@@ -135,7 +135,7 @@ async def status(request: Request) -> Response:
 
 async def pay(request: Request) -> Response:
     """Pay (again) at the order's provider: a new attempt, the old ones closed."""
-    token = (await form_data(request)).get("token")
+    token = str((await form_data(request)).get("token", ""))
     order = await _order(request, token)
     return await start_payment(request, order)
 
@@ -163,7 +163,7 @@ async def start_payment(request: Request, order: Order) -> Response:
 
 
 async def pay_by_transfer(request: Request) -> Response:
-    token = (await form_data(request)).get("token")
+    token = str((await form_data(request)).get("token", ""))
     order = await _order(request, token)
     settings = request.app.state.settings
     try:

@@ -21,7 +21,7 @@ from shop.mail import outbox
 from shop.orders import refunds
 from shop.orders import service as orders
 from shop.orders.models import (
-    AWAITING_PAYMENT, CANCELLED, PAID, SUCCEEDED, UNPAID, Order, OrderEvent, Payment, Refund,
+    AWAITING_PAYMENT, CANCELLED, PAID, SUCCEEDED, UNPAID, Order, OrderEvent, Payment, Refund, status_label,
 )
 
 from .models import (
@@ -96,7 +96,7 @@ def paid(settings, attempt: PaymentAttempt, received: Received) -> None:
     if order.status != AWAITING_PAYMENT or order.payment_status != UNPAID:
         issue(attempt.provider, UNEXPECTED_PAYMENT, received.provider_id, order, received.amount_cents,
               received.currency, _("The order was %(status)s when the payment arrived.",
-                                   status=orders.status_label(order.status)))
+                                   status=status_label(order.status)))
         return
     orders.transition(settings, order, PAID, SYSTEM, provider_id=received.provider_id, payment={
         "provider": attempt.provider, "amount_cents": received.amount_cents, "currency": received.currency,

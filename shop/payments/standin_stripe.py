@@ -101,8 +101,8 @@ class StripeStandIn:
         if self.fail_next:
             self.fail_next -= 1
             return error(500, "api_error", "Something went wrong on Stripe's end.")
-        params = decode_form(list((await request.form()).multi_items())) if request.method == "POST" else \
-            decode_form(list(request.query_params.multi_items()))
+        pairs = (await request.form()).multi_items() if request.method == "POST" else request.query_params.multi_items()
+        params = decode_form([(key, str(value)) for key, value in pairs])
         with self._lock:
             if key and request.method == "POST":
                 seen = self._idempotent.get(key)
@@ -290,7 +290,7 @@ class StripeStandIn:
         if session["status"] != "open":
             return HTMLResponse(page("Diese Zahlungsseite ist nicht mehr gültig.", ""), status_code=410)
         amount = f"{session['amount_total'] / 100:.2f}".replace(".", ",") + " €"
-        form = f"""
+        choices = f"""
 <form method="post">
   <fieldset><legend>Zahlungsart</legend>
     <label><input type="radio" name="method" value="card" checked> Karte (Visa, Testkarte 4242 4242 4242 4242)</label>
@@ -300,7 +300,7 @@ class StripeStandIn:
   <button type="submit" name="action" value="pay">{html.escape(amount)} bezahlen</button>
   <button type="submit" name="action" value="cancel">Abbrechen und zurück zum Shop</button>
 </form>"""
-        return HTMLResponse(page(f"Bestellung {html.escape(str(session['client_reference_id']))}: {amount}", form))
+        return HTMLResponse(page(f"Bestellung {html.escape(str(session['client_reference_id']))}: {amount}", choices))
 
 
 def page(title: str, body: str) -> str:

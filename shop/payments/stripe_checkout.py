@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 import stripe
@@ -21,7 +21,7 @@ from shop.orders.models import Order, OrderLine, Payment
 from shop.pricing import delivery_name
 
 from . import service
-from .models import PaymentAttempt
+from .models import NOT_AT_PROVIDER, PaymentAttempt
 from .providers import STRIPE, BadEvent, ProviderError, Received, Started
 
 log = logging.getLogger("shop.payments.stripe")
@@ -52,12 +52,12 @@ class StripeCheckout:
             raise ProviderError(_("The payment page cannot be opened right now. Please try again.")) from error
         return Started(session.id, session.url or "")
 
-    def _session(self, order: Order, attempt: PaymentAttempt) -> dict:
+    def _session(self, order: Order, attempt: PaymentAttempt) -> Any:
         """The session's parameters, the same each time for an attempt (Stripe refuses an
         idempotency key sent again with other parameters): nothing from the clock."""
         lines = order.lines.order_by(OrderLine.id)
         expires = attempt.created_at.replace(tzinfo=dt.UTC) + PAGE_OPEN
-        params: dict = {
+        params: Any = {
             "mode": "payment",
             "client_reference_id": order.number,
             "customer_email": order.email,
@@ -168,7 +168,7 @@ class StripeCheckout:
         """Refunds of a payment as Stripe has them, for those not recorded here (made in
         Stripe's dashboard, or recorded by a request that died before it committed)."""
         try:
-            found = self.client.v1.refunds.list({"payment_intent": payment.provider_id, "limit": 100})
+            found = self.client.v1.refunds.list({"payment_intent": str(payment.provider_id), "limit": 100})
         except stripe.StripeError as error:
             raise ProviderError(str(error)) from error  # answered 5xx: Stripe sends the event again
         done = [refund.to_dict() for refund in found.data if refund.status in ("succeeded", "pending")]
@@ -184,7 +184,7 @@ class StripeCheckout:
     def refund(self, payment: Payment, amount_cents: int, key: str) -> str:
         try:
             refund = self.client.v1.refunds.create(
-                {"payment_intent": payment.provider_id, "amount": amount_cents}, {"idempotency_key": key})
+                {"payment_intent": str(payment.provider_id), "amount": amount_cents}, {"idempotency_key": key})
         except stripe.StripeError as error:
             log.warning("Stripe refused refund %s: %s", key, error)
             raise ProviderError(_("Stripe did not pay back: %(reason)s",
@@ -217,7 +217,7 @@ class StripeCheckout:
         except (stripe.StripeError, ProviderError) as error:
             log.warning("Could not check %s at Stripe: %s", attempt.key, error)
             return
-        kind = {"expired": "checkout.session.expired"}.get(session.get("status"), "checkout.session.completed")
+        kind = "checkout.session.expired" if session.get("status") == "expired" else "checkout.session.completed"
         if session.get("status") in ("complete", "expired"):
             effect = self._session_effect(settings, kind, session, attempt)
             if effect:
@@ -226,13 +226,13 @@ class StripeCheckout:
 
     def _check_payment(self, settings, payment: Payment) -> None:
         try:
-            intent = self.client.v1.payment_intents.retrieve(payment.provider_id)
+            intent = self.client.v1.payment_intents.retrieve(str(payment.provider_id))
         except stripe.StripeError as error:
             log.warning("Could not check payment %s at Stripe: %s", payment.provider_id, error)
             return
         if intent.status != "succeeded" or intent.amount_received < payment.amount_cents:
             service.in_transaction(lambda: service.issue(
-                STRIPE, "not_at_provider", payment.provider_id, payment.order, payment.amount_cents, "EUR",
+                STRIPE, NOT_AT_PROVIDER, str(payment.provider_id), payment.order, payment.amount_cents, "EUR",
                 _("Stripe has it as %(status)s.", status=intent.status)))
         service.in_transaction(self._refunds_effect(settings, payment))
         service.checked(payment)
