@@ -202,10 +202,12 @@ class Buyer:
     ADDRESS = {"email": "bench@example.org", "billing-name": "Bea Bench", "billing-street": "Lastweg 1",
                "billing-postcode": "10115", "billing-city": "Berlin", "billing-country": "DE"}
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, payment: str = "prepayment"):
         self.port = port
+        self.payment = payment
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookie = ""
+        self.location = ""  # where the last answer sent the buyer
 
     def request(self, method: str, path: str, form: dict | None = None,
                 headers: dict | None = None) -> tuple[int, str, float]:
@@ -226,6 +228,7 @@ class Buyer:
             response = self.connection.getresponse()
         text = response.read().decode()
         elapsed = time.perf_counter() - started
+        self.location = response.getheader("Location", "")
         for name, value in response.getheaders():
             if name.lower() == "set-cookie" and value.startswith("session="):
                 self.cookie = value.split(";", 1)[0]
@@ -242,7 +245,7 @@ class Buyer:
         timings["add to cart"].append((took, status))
         self.request("POST", "/checkout/address", {"csrf_token": csrf, **self.ADDRESS})
         self.request("POST", "/checkout/delivery", {"csrf_token": csrf, "delivery": "standard",
-                                                    "payment": "prepayment"})
+                                                    "payment": self.payment})
         _, review, _ = self.request("GET", "/checkout/review")
         fields = dict(re.findall(r'name="(token|fingerprint)" value="([^"]+)"', review))
         if len(fields) < 2:

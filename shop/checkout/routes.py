@@ -18,6 +18,7 @@ from shop.cart.session import cart_token
 from shop.db import run_db
 from shop.i18n import _
 from shop.orders import service as orders
+from shop.payments import service as payments
 from shop.payments.providers import BANK_TRANSFER
 from shop.payments.registry import available
 from shop.payments.routes import payment_page_headers, start_payment
@@ -159,8 +160,9 @@ async def place_order(request: Request):
     if redirect := _guard(request, view, checkout, "review", check_stock=False):
         return redirect
     try:
-        order = await run_db(orders.place_order, request.app.state.settings, await cart_token(request),
-                             form.token.data, form.fingerprint.data)
+        settings = request.app.state.settings
+        order = await run_db(orders.place_order, settings, await cart_token(request), form.token.data,
+                             form.fingerprint.data, lambda placed: payments.first_attempt(settings, placed))
     except orders.OrderProblem as problem:
         view, checkout = await _state(request)
         return await _review(request, view, checkout, error=str(problem), status_code=409)

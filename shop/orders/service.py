@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from peewee import IntegrityError, fn
@@ -68,9 +68,11 @@ class IllegalTransition(ValueError):
     pass
 
 
-def place_order(settings, cart_token: str, token: str, fingerprint: str) -> Order:
+def place_order(settings, cart_token: str, token: str, fingerprint: str,
+                on_placed: Callable[[Order], object] | None = None) -> Order:
     """Create the order as the review page showed it (`fingerprint`), or return the one
-    this `token` already created (a double submit)."""
+    this `token` already created (a double submit). `on_placed` runs in the order's
+    transaction (the payment's first attempt is recorded with the order)."""
     try:
         with write():
             existing = Order.get_or_none(Order.idempotency_key == token)
@@ -84,6 +86,8 @@ def place_order(settings, cart_token: str, token: str, fingerprint: str) -> Orde
                 raise CartChanged(_("Your cart has changed. Please check your order again."))
             order = _create(view, token, cart.user_id)
             _take_stock(view.items, order.number)
+            if on_placed:
+                on_placed(order)
             CartLine.delete().where(CartLine.cart == cart).execute()
             Cart.update(checkout={}, updated_at=now()).where(Cart.id == cart.id).execute()
             outbox.enqueue(confirmation_mail(settings, order), order_id=order.id, kind="order_confirmation")

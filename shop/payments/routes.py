@@ -151,7 +151,7 @@ async def start_payment(request: Request, order: Order) -> Response:
         raise HTTPException(409, "This order is not paid through a provider.")
     return_url = settings.base_url + _order_url(request, order, token)
     try:
-        attempt = await anyio.to_thread.run_sync(
+        started = await anyio.to_thread.run_sync(
             with_connection, service.start, settings, provider, order.id, return_url)
     except service.NotPayable:
         flash(request, _("This order cannot be paid any more."), "info")
@@ -159,7 +159,7 @@ async def start_payment(request: Request, order: Order) -> Response:
     except ProviderError as problem:
         flash(request, str(problem), "error")
         return _go(request, _order_url(request, order, token))
-    return _go(request, attempt.url)
+    return _go(request, started.url)
 
 
 async def pay_by_transfer(request: Request) -> Response:
@@ -174,7 +174,7 @@ async def pay_by_transfer(request: Request) -> Response:
         for attempt in abandoned:
             provider = available(settings.payments).get(attempt.provider)
             if provider is not None:
-                await anyio.to_thread.run_sync(provider.abandon, attempt)
+                await anyio.to_thread.run_sync(with_connection, provider.abandon, attempt)
         flash(request, _("Please pay by bank transfer: the bank details are below."), "success")
     return _go(request, _order_url(request, order, token))
 

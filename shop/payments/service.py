@@ -68,14 +68,17 @@ def apply_event(provider: str, event_id: str, kind: str, order_id: int | None,
 
 
 def find_attempt(provider: str, provider_id: str, order_number: str = "", key: str = "") -> PaymentAttempt | None:
-    """The attempt a provider's object belongs to: by the provider's id, or, when the
-    shop died before it kept that id, by the attempt's key sent along with it."""
+    """The attempt a provider's object belongs to: by the provider's id, or, before the
+    shop has learnt that id, by the attempt's key sent along with it (then the attempt
+    carries the id, to be kept with its new state)."""
     attempt = PaymentAttempt.get_or_none((PaymentAttempt.provider == provider)
                                          & (PaymentAttempt.provider_id == provider_id))
     if attempt is None and key:
         attempt = PaymentAttempt.get_or_none(PaymentAttempt.key == key)
         if attempt is not None and (attempt.provider != provider or attempt.order.number != order_number):
             return None
+        if attempt is not None and not attempt.provider_id:
+            attempt.provider_id = provider_id
     return attempt
 
 
@@ -173,7 +176,11 @@ def _locked_order(order_id: int) -> Order:
 
 
 def _set_attempt(attempt: PaymentAttempt, state: str) -> None:
-    PaymentAttempt.update(state=state, updated_at=now()).where(PaymentAttempt.id == attempt.id).execute()
+    """The attempt's new state, with the provider's id for it (learnt from its event)."""
+    changes = {"state": state, "updated_at": now()}
+    if attempt.provider_id:
+        changes["provider_id"] = attempt.provider_id
+    PaymentAttempt.update(changes).where(PaymentAttempt.id == attempt.id).execute()
     attempt.state = state
 
 
@@ -183,6 +190,26 @@ def _last_attempt_number(order_id: int) -> int:
 
 
 # -- opening a payment ----------------------------------------------------------------------
+
+def first_attempt(settings, order: Order) -> None:
+    """The first attempt at paying an order at its provider, recorded in the order's own
+    transaction: its key is durable before the provider is asked."""
+    if order.payment_method != BANK_TRANSFER:
+        PaymentAttempt.create(order=order.id, number=1, key=f"{order.number}-1", provider=order.payment_method,
+                              return_url=orders.order_url(settings, order))
+
+
+def attempt_to_open(order_id: int, provider: str, return_url: str) -> tuple[PaymentAttempt, list[PaymentAttempt]]:
+    """The attempt to send the shopper to: the latest one while it is open (asked again
+    with its key, the provider answers with the same page), else a new one, committed
+    before the provider is asked, with the earlier unfinished ones to close there."""
+    latest = latest_attempt(order_id)
+    if latest is not None and latest.state == OPEN and latest.provider == provider:
+        order = Order.get_by_id(order_id)
+        if order.status == AWAITING_PAYMENT and order.payment_status == UNPAID and order.payment_method == provider:
+            return latest, []
+    return open_attempt(order_id, provider, return_url)
+
 
 def open_attempt(order_id: int, provider: str, return_url: str) -> tuple[PaymentAttempt, list[PaymentAttempt]]:
     """A new attempt at paying the order at `provider`, committed before the provider is
@@ -209,14 +236,14 @@ def attempt_started(attempt: PaymentAttempt, started: Started) -> PaymentAttempt
     return PaymentAttempt.get_by_id(attempt.id)
 
 
-def start(settings, provider: Provider, order_id: int, return_url: str) -> PaymentAttempt:
+def start(settings, provider: Provider, order_id: int, return_url: str) -> Started:
     """Open a payment at the provider's page: the attempt first, then the provider's
-    session, then its id. Closes earlier attempts; raises ProviderError or NotPayable."""
-    attempt, earlier = open_attempt(order_id, provider.name, return_url)
+    session (its id is kept when its event comes, or by the reconciliation). Closes
+    earlier attempts; raises ProviderError or NotPayable."""
+    attempt, earlier = attempt_to_open(order_id, provider.name, return_url)
     for old in earlier:
         provider.abandon(old)
-    started = provider.start(Order.get_by_id(order_id), attempt)
-    return attempt_started(attempt, started)
+    return provider.start(Order.get_by_id(order_id), attempt)
 
 
 def switch_to_transfer(order: Order) -> list[PaymentAttempt]:

@@ -80,12 +80,11 @@ class StripeCheckout:
     def abandon(self, attempt: PaymentAttempt) -> None:
         """Close an attempt's page, so that it cannot be paid as well; failing that, an
         event for it still counts once."""
-        if not attempt.provider_id:
-            return
         try:
-            self.client.v1.checkout.sessions.expire(attempt.provider_id)
-        except stripe.StripeError as error:
-            log.info("Stripe kept Checkout Session %s open: %s", attempt.provider_id, error)
+            session_id = attempt.provider_id or self.start(attempt.order, attempt).provider_id
+            self.client.v1.checkout.sessions.expire(session_id)
+        except (stripe.StripeError, ProviderError) as error:
+            log.info("Stripe kept the Checkout Session of %s open: %s", attempt.key, error)
 
     # -- events ------------------------------------------------------------------------
 
