@@ -10,6 +10,7 @@ import logging
 import smtplib
 import ssl
 import unicodedata
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -83,14 +84,26 @@ def header_value(text: str) -> str:
                             for c in str(text)).split())
 
 
-def enqueue(message: EmailMessage, order_id: int | None = None, kind: str = "") -> OutboxMessage:
+@dataclass(frozen=True)
+class Letter:
+    """A composed message, flattened as it will be sent: made before a transaction, so that
+    the transaction only stores it."""
+
+    recipient: str
+    subject: str
+    text: str
+
+
+def flatten(message: EmailMessage) -> Letter:
+    return Letter(message["To"], message["Subject"], message.as_string(policy=policy.SMTP))  # CRLF, as sent
+
+
+def enqueue(message: EmailMessage | Letter, order_id: int | None = None, kind: str = "") -> OutboxMessage:
     """Store the message for delivery; call inside the transaction that caused it.
     `order_id` and `kind` say which order's mail it is, and which of them."""
-    return OutboxMessage.create(
-        recipient=message["To"], subject=message["Subject"],
-        message=message.as_string(policy=policy.SMTP),  # CRLF line ends, as sent
-        order_id=order_id, kind=kind,
-    )
+    letter = message if isinstance(message, Letter) else flatten(message)
+    return OutboxMessage.create(recipient=letter.recipient, subject=letter.subject, message=letter.text,
+                                order_id=order_id, kind=kind)
 
 
 def enqueue_failed(to: str, subject: str, error: Exception) -> OutboxMessage:

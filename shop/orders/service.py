@@ -170,14 +170,16 @@ def next_number(year: int) -> str:
 
 def transition(settings, order: Order, status: str, actor: str, note: str = "",
                carrier: str = "", tracking_number: str = "", payment_reference: str = "",
-               provider_id: str | None = None, payment: dict | None = None) -> Order:
+               provider_id: str | None = None, payment: dict | None = None,
+               mail: outbox.Letter | None = None) -> Order:
     """Move an order to `status`, if its current state allows it; records and mails the
     step. Paid: the money received is recorded as a payment (`payment_reference`, e.g. the
     transfer's reference; `provider_id`, what identifies it at its source, so that it is
     never recorded twice; `payment`, what a provider tells about it: amount, currency,
     method, card). Refunded, or cancelled after payment: what was not yet paid back is
     recorded as a refund (`payment_reference`: the transfer back; `provider_id`: the
-    provider's refund)."""
+    provider's refund). `mail`: the step's mail, composed beforehand (outside the
+    transaction, which then holds the database's write lock for less time)."""
     with write():
         order = locked(Order.select().where(Order.id == order.id)).get()
         if not order.can_become(status):
@@ -205,9 +207,11 @@ def transition(settings, order: Order, status: str, actor: str, note: str = "",
             changes["payment_status"] = REFUNDED
         Order.update(changes).where(Order.id == order.id).execute()
         OrderEvent.create(order=order, status=status, actor=actor, note=note)
-        order = Order.get_by_id(order.id)
+        for name, value in changes.items():
+            setattr(order, name, value)
         if status in MAILED:
-            outbox.enqueue(status_mail(settings, order, MAILED[status]), order_id=order.id, kind=MAILED[status])
+            outbox.enqueue(mail or status_mail(settings, order, MAILED[status]), order_id=order.id,
+                           kind=MAILED[status])
         return order
 
 

@@ -84,26 +84,32 @@ def find_attempt(provider: str, provider_id: str, order_number: str = "", key: s
 
 # -- effects, each inside the caller's transaction ------------------------------------------
 
-def paid(settings, attempt: PaymentAttempt, received: Received) -> None:
+def paid_mail(settings, attempt: PaymentAttempt) -> outbox.Letter:
+    """The "payment received" mail, composed before the transaction that may send it."""
+    return outbox.flatten(orders.status_mail(settings, attempt.order, orders.MAILED[PAID]))
+
+
+def paid(settings, attempt: PaymentAttempt, received: Received, mail: outbox.Letter | None = None) -> None:
     """The provider has the money: the order becomes paid, once. Money that does not fit
     (another amount, an order paid already or cancelled) is kept as an issue to settle."""
-    order = _locked_order(attempt.order_id)
     _set_attempt(attempt, ATTEMPT_PAID)
     if Payment.select().where((Payment.provider == attempt.provider)
                               & (Payment.provider_id == received.provider_id)).exists():
         return
+    order = attempt.order  # its total never changes; its state is checked under lock by `transition`
     if (received.amount_cents, received.currency) != (order.total_cents, "EUR"):
         issue(attempt.provider, AMOUNT_MISMATCH, received.provider_id, order, received.amount_cents,
               received.currency, _("The order's total is %(total)s.", total=format_money(order.total_cents)))
         return
-    if order.status != AWAITING_PAYMENT or order.payment_status != UNPAID:
+    try:
+        orders.transition(settings, order, PAID, SYSTEM, provider_id=received.provider_id, mail=mail, payment={
+            "provider": attempt.provider, "amount_cents": received.amount_cents, "currency": received.currency,
+            "method": received.method, "card_brand": received.card_brand, "card_last4": received.card_last4})
+    except orders.IllegalTransition:
+        status = Order.select(Order.status).where(Order.id == order.id).scalar()
         issue(attempt.provider, UNEXPECTED_PAYMENT, received.provider_id, order, received.amount_cents,
               received.currency, _("The order was %(status)s when the payment arrived.",
-                                   status=status_label(order.status)))
-        return
-    orders.transition(settings, order, PAID, SYSTEM, provider_id=received.provider_id, payment={
-        "provider": attempt.provider, "amount_cents": received.amount_cents, "currency": received.currency,
-        "method": received.method, "card_brand": received.card_brand, "card_last4": received.card_last4})
+                                   status=status_label(status)))
 
 
 def processing(attempt: PaymentAttempt) -> None:
