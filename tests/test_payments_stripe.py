@@ -130,13 +130,16 @@ def test_a_paid_session_makes_the_order_paid_once_with_the_card_shown(shopper, c
     assert deliver(client, stripe_api) == [200]
     order = Order.get_by_id(order.id)
     assert (order.status, order.payment_status) == ("paid", "paid")
+    assert mails(order, "order_paid") == 1
+    shown = client.get(back.removeprefix("http://127.0.0.1:8000")).text
+    assert "bezahlt mit Stripe" in shown or "paid with Stripe" in shown
+    assert "every 2s" not in shown
+    # How it was paid, asked by the worker's next round.
+    reconcile(client.app.state.settings)
     payment = Payment.get(Payment.order == order.id)
     assert (payment.provider, payment.amount_cents, payment.card_brand, payment.card_last4) == (
         "stripe", order.total_cents, "visa", "4242")
-    assert mails(order, "order_paid") == 1
-    shown = client.get(back.removeprefix("http://127.0.0.1:8000")).text
-    assert "Visa •••• 4242" in shown
-    assert "every 2s" not in shown
+    assert "Visa •••• 4242" in client.get(back.removeprefix("http://127.0.0.1:8000")).text
 
 
 def test_the_same_event_three_times_at_once_pays_once_and_mails_once(shopper, client, tea, stripe_api, database):
@@ -265,6 +268,7 @@ def paid_order(shopper, client, stripe_api, product, quantity=1):
     order, url = order_by_card(shopper, product, quantity)
     stripe_api.pay(session_of(stripe_api, url)["id"])
     assert deliver(client, stripe_api) == [200]
+    reconcile(client.app.state.settings)  # how it was paid
     return Order.get_by_id(order.id), session_of(stripe_api, url)
 
 
@@ -288,6 +292,7 @@ def test_a_direct_debit_is_on_its_way_until_its_money_arrives(shopper, client, t
     assert "Your payment is on its way" in page or "unterwegs" in page
     stripe_api.settle(session_id)
     assert deliver(client, stripe_api) == [200]
+    reconcile(client.app.state.settings)
     order = Order.get_by_id(order.id)
     assert order.status == "paid"
     assert Payment.get(Payment.order == order.id).method == "sepa_debit"

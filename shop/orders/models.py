@@ -149,6 +149,7 @@ class Payment(BaseModel):
 PAYMENT_METHOD_NAMES = {
     "paypal": "PayPal", "sepa_debit": _l("SEPA direct debit"), "klarna": "Klarna", "giropay": "giropay",
     "sofort": "Sofort", "eps": "eps", "ideal": "iDEAL", "bancontact": "Bancontact", "link": "Link",
+    "stripe": "Stripe",
 }
 CARD_BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover",
                "diners": "Diners Club", "jcb": "JCB", "unionpay": "UnionPay", "cartes_bancaires": "Cartes Bancaires"}
@@ -162,8 +163,8 @@ def paid_with(payment: Payment) -> str:
         return f"{brand} •••• {payment.card_last4}"
     if payment.method:
         return str(PAYMENT_METHOD_NAMES.get(payment.method, payment.method))
-    if payment.provider == "paypal":
-        return "PayPal"
+    if payment.provider in ("paypal", "stripe"):
+        return {"paypal": "PayPal", "stripe": "Stripe"}[payment.provider]
     if payment.provider == "prepayment":
         return str(_l("bank transfer"))
     return payment.provider

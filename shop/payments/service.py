@@ -71,14 +71,13 @@ def find_attempt(provider: str, provider_id: str, order_number: str = "", key: s
     """The attempt a provider's object belongs to: by the provider's id, or, before the
     shop has learnt that id, by the attempt's key sent along with it (then the attempt
     carries the id, to be kept with its new state)."""
-    attempt = PaymentAttempt.get_or_none((PaymentAttempt.provider == provider)
-                                         & (PaymentAttempt.provider_id == provider_id))
-    if attempt is None and key:
-        attempt = PaymentAttempt.get_or_none(PaymentAttempt.key == key)
-        if attempt is not None and (attempt.provider != provider or attempt.order.number != order_number):
-            return None
-        if attempt is not None and not attempt.provider_id:
-            attempt.provider_id = provider_id
+    found = list(PaymentAttempt.select(PaymentAttempt, Order).join(Order).where(
+        (PaymentAttempt.provider == provider)
+        & ((PaymentAttempt.provider_id == provider_id) | ((PaymentAttempt.key == key) & (Order.number == order_number)))
+    ).limit(2))
+    attempt = next((a for a in found if a.provider_id == provider_id), found[0] if found else None)
+    if attempt is not None and not attempt.provider_id:
+        attempt.provider_id = provider_id
     return attempt
 
 
@@ -322,6 +321,18 @@ def payments_to_check(provider: str) -> list[Payment]:
         (Payment.provider == provider) & Payment.checked_at.is_null() & Payment.provider_id.is_null(False)
         & (Payment.created_at <= now() - CHECK_AFTER)
     ).order_by(Payment.id).limit(BATCH))
+
+
+def payments_to_describe(provider: str) -> list[Payment]:
+    """Payments whose method (card brand and last digits) is still to be asked."""
+    return list(Payment.select().where((Payment.provider == provider) & (Payment.method == "")
+                                       & Payment.provider_id.is_null(False)).order_by(Payment.id).limit(BATCH))
+
+
+def describe(payment: Payment, method: str, card_brand: str = "", card_last4: str = "") -> None:
+    with write():
+        Payment.update(method=method, card_brand=card_brand, card_last4=card_last4, updated_at=now()).where(
+            Payment.id == payment.id).execute()
 
 
 def checked(item: PaymentAttempt | Payment) -> None:

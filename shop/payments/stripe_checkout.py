@@ -149,19 +149,23 @@ class StripeCheckout:
         return None
 
     def _received(self, session: dict) -> Received:
-        """The money of a paid session, with how it was paid (card brand, last digits)."""
-        intent_id = str(session.get("payment_intent") or "")
-        details: dict = {}
+        """The money of a paid session. How it was paid (card brand, last digits) is asked
+        by the worker (`_describe`): the event is answered without another call to Stripe."""
+        return Received(str(session.get("payment_intent") or ""), int(session.get("amount_total") or 0),
+                        str(session.get("currency") or "").upper())
+
+    def _describe(self, payment: Payment) -> None:
+        """Keep how a payment was made: the method, for a card its brand and last digits."""
         try:
-            intent = self.client.v1.payment_intents.retrieve(intent_id, {"expand": ["latest_charge"]})
-            charge = intent.to_dict().get("latest_charge") or {}
-            details = charge.get("payment_method_details") or {} if isinstance(charge, dict) else {}
-        except stripe.StripeError as error:  # how it was paid is nice to know; the payment counts
-            log.warning("Stripe did not tell how %s was paid: %s", intent_id, error)
+            intent = self.client.v1.payment_intents.retrieve(str(payment.provider_id), {"expand": ["latest_charge"]})
+        except stripe.StripeError as error:
+            log.warning("Stripe did not tell how %s was paid: %s", payment.provider_id, error)
+            return
+        charge = intent.to_dict().get("latest_charge")
+        details = (charge.get("payment_method_details") or {}) if isinstance(charge, dict) else {}
         card = details.get("card") or {}
-        return Received(intent_id, int(session.get("amount_total") or 0), str(session.get("currency") or "").upper(),
-                        method=str(details.get("type") or ""), card_brand=str(card.get("brand") or ""),
-                        card_last4=str(card.get("last4") or ""))
+        service.describe(payment, str(details.get("type") or STRIPE), str(card.get("brand") or ""),
+                         str(card.get("last4") or ""))
 
     def _refunds_effect(self, settings, payment: Payment):
         """Refunds of a payment as Stripe has them, for those not recorded here (made in
@@ -196,7 +200,10 @@ class StripeCheckout:
 
     def reconcile(self, settings) -> dict[str, int]:
         """Settle what no event settled, and report what Stripe has otherwise than here."""
-        counts = {"attempts": 0, "payments": 0}
+        counts = {"attempts": 0, "payments": 0, "described": 0}
+        for payment in service.payments_to_describe(STRIPE):
+            self._describe(payment)
+            counts["described"] += 1
         for attempt in service.attempts_to_check(STRIPE):
             self._check_attempt(settings, attempt)
             counts["attempts"] += 1
