@@ -39,6 +39,7 @@ from shop.legal import routes as legal
 from shop.mail import outbox
 from shop.mail import routes as dev_mail
 from shop.orders import routes as orders
+from shop.orders import service as orders_service
 from shop.payments import demo_providers
 from shop.payments import routes as payments
 from shop.orders.carriers import carrier_name, tracking_url
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.limiter = limiter_for(settings.redis_url)
     app.state.templates = templates(app.router)
     outbox.use_templates(app.state.templates)
+    outbox.use_composer(lambda kind, order_id: orders_service.status_mail_of(settings, kind, order_id))
     # Where one area needs another's answer without importing it:
     app.state.find_session = account_service.session_user  # who is signed in (shop.auth)
     app.state.on_sign_in = [cart_session.join_account_cart]  # what a guest keeps at sign-in

@@ -17,6 +17,7 @@ from shop.config import Settings
 from shop.db import with_connection
 from shop.mail.outbox import deliver_due
 from shop.payments.registry import reconcile as reconcile_payments
+from shop.payments.transfer_deadlines import remind_and_cancel
 from shop.wishlist.service import notify_back_in_stock
 
 log = logging.getLogger("shop.worker")
@@ -28,6 +29,7 @@ def jobs(settings: Settings) -> list[tuple[str, Callable[[], object]]]:
         ("expired sessions", remove_expired_sessions),
         ("old form keys", forget_old_form_keys),
         ("payment reconciliation", lambda: reconcile_payments(settings)),
+        ("bank transfer deadlines", lambda: remind_and_cancel(settings)),
         ("mail", lambda: deliver_due(settings.mail)),  # after the jobs that queue mail
         ("CSV imports", lambda: run_imports(settings)),  # after the mail: a large file takes a while
     ]

@@ -487,3 +487,18 @@ def test_after_an_expired_page_paying_again_opens_a_new_one(shopper, client, tea
     stripe_api.pay(again.headers["location"].rsplit("/", 1)[1])
     assert deliver(client, stripe_api) == [200]
     assert Order.get_by_id(order.id).status == "paid"
+
+
+def test_the_payment_mail_is_written_when_the_worker_sends_it(shopper, client, tea, stripe_api, database, settings,
+                                                              tmp_path):
+    from shop.mail.outbox import deliver_due
+
+    order, session = paid_order(shopper, client, stripe_api, tea)
+    queued = OutboxMessage.get((OutboxMessage.order_id == order.id) & (OutboxMessage.kind == "order_paid"))
+    assert queued.message == "" and order.number in queued.subject  # the event only stored a row
+    mail = dataclasses.replace(settings.mail, outbox_dir=tmp_path)
+    assert deliver_due(mail) == (2, 0)  # the confirmation and this one
+    written = OutboxMessage.get_by_id(queued.id).message
+    assert order.number in written and "anna@example.org" in written
+    sent = [path.read_text() for path in tmp_path.glob("*.eml")]
+    assert sum(order.number in text for text in sent) == 2

@@ -15,7 +15,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from shop.config import Mail
 from shop.db import now, write
@@ -33,12 +33,20 @@ MAX_BACKOFF = dt.timedelta(hours=1)
 MAX_ATTEMPTS = 30  # about a day of retries, most of them an hour apart
 CLAIM_FOR = dt.timedelta(minutes=2)
 _templates: jinja2.Environment | None = None
+# How a mail queued to be written later (`enqueue_later`) is written: its kind and order
+# id to the message, handed in by `create_app`.
+_composer: Callable[[str, int], EmailMessage] | None = None
 
 
 def use_templates(templates: jinja2.Environment) -> None:
     """Mail is rendered with the app's template environment, handed in by `create_app`."""
     global _templates
     _templates = templates
+
+
+def use_composer(composer: Callable[[str, int], EmailMessage]) -> None:
+    global _composer
+    _composer = composer
 
 
 def _env() -> jinja2.Environment:
@@ -106,6 +114,26 @@ def enqueue(message: EmailMessage | Letter, order_id: int | None = None, kind: s
                                 order_id=order_id, kind=kind)
 
 
+def enqueue_later(recipient: str, subject: str, order_id: int, kind: str) -> OutboxMessage:
+    """Queue an order's mail to be written when it is sent: the transaction that causes it
+    only stores a row (a provider's event is answered sooner); the worker writes it from
+    the order as it then is."""
+    return OutboxMessage.create(recipient=header_value(recipient), subject=header_value(subject), message="",
+                                order_id=order_id, kind=kind)
+
+
+def _write_now(message: OutboxMessage) -> OutboxMessage:
+    """The message of a mail queued with `enqueue_later`, written and kept."""
+    if _composer is None or message.order_id is None:
+        raise RuntimeError("mail to be written later, but nothing set up to write it")
+    letter = flatten(_composer(message.kind, message.order_id))
+    with write():
+        OutboxMessage.update(message=letter.text, subject=letter.subject).where(
+            OutboxMessage.id == message.id).execute()
+    message.message, message.subject = letter.text, letter.subject
+    return message
+
+
 def enqueue_failed(to: str, subject: str, error: Exception) -> OutboxMessage:
     """Record a mail that could not even be written, with why, where its sent siblings are."""
     log.error("Mail to %s could not be composed: %r", header_value(to), error)
@@ -131,6 +159,8 @@ def deliver_due(config: Mail, limit: int = 100) -> tuple[int, int]:
         if message is None:
             continue  # another worker has it
         try:
+            if not message.message:
+                message = _write_now(message)
             _send(config, message)
         except Exception as error:  # noqa: BLE001 - one message never stops the others
             failed += 1

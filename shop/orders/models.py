@@ -71,6 +71,7 @@ class Order(BaseModel):
     carrier = CharField(default="")
     tracking_number = CharField(default="")
     placed_at = DateTimeField(default=now, index=True)
+    payment_reminded_at = DateTimeField(null=True)  # an unpaid bank transfer's reminder went out
     updated_at = DateTimeField(default=now)
     # From the addresses, as columns: the back office searches, filters and sorts by them.
     customer_name = CharField(default="")

@@ -171,15 +171,15 @@ def next_number(year: int) -> str:
 def transition(settings, order: Order, status: str, actor: str, note: str = "",
                carrier: str = "", tracking_number: str = "", payment_reference: str = "",
                provider_id: str | None = None, payment: dict | None = None,
-               mail: outbox.Letter | None = None) -> Order:
+               mail_later: bool = False) -> Order:
     """Move an order to `status`, if its current state allows it; records and mails the
     step. Paid: the money received is recorded as a payment (`payment_reference`, e.g. the
     transfer's reference; `provider_id`, what identifies it at its source, so that it is
     never recorded twice; `payment`, what a provider tells about it: amount, currency,
     method, card). Refunded, or cancelled after payment: what was not yet paid back is
     recorded as a refund (`payment_reference`: the transfer back; `provider_id`: the
-    provider's refund). `mail`: the step's mail, composed beforehand (outside the
-    transaction, which then holds the database's write lock for less time)."""
+    provider's refund). `mail_later`: the step's mail is written by the worker (a
+    provider's event is answered sooner)."""
     with write():
         order = locked(Order.select().where(Order.id == order.id)).get()
         if not order.can_become(status):
@@ -209,9 +209,10 @@ def transition(settings, order: Order, status: str, actor: str, note: str = "",
         OrderEvent.create(order=order, status=status, actor=actor, note=note)
         for name, value in changes.items():
             setattr(order, name, value)
-        if status in MAILED:
-            outbox.enqueue(mail or status_mail(settings, order, MAILED[status]), order_id=order.id,
-                           kind=MAILED[status])
+        if status in MAILED and mail_later:
+            outbox.enqueue_later(order.email, status_subject(order, MAILED[status]), order.id, MAILED[status])
+        elif status in MAILED:
+            outbox.enqueue(status_mail(settings, order, MAILED[status]), order_id=order.id, kind=MAILED[status])
         return order
 
 
@@ -310,6 +311,17 @@ def confirmation_mail(settings, order: Order):
 
 
 def status_mail(settings, order: Order, template: str, extra: dict | None = None):
+    return outbox.compose(settings, order.email, status_subject(order, template), template,
+                          {**_mail_context(settings, order), **(extra or {})})
+
+
+def status_mail_of(settings, kind: str, order_id: int):
+    """An order's status mail of `kind`, written from the order as it is now (for mail
+    queued with `transition(..., mail_later=True)`)."""
+    return status_mail(settings, Order.get_by_id(order_id), kind)
+
+
+def status_subject(order: Order, template: str) -> str:
     subjects = {
         "order_paid": _("Payment received for order %(number)s", number=order.number),
         "order_shipped": _("Order %(number)s is on its way", number=order.number),
@@ -317,9 +329,9 @@ def status_mail(settings, order: Order, template: str, extra: dict | None = None
         "order_refunded": _("Order %(number)s has been refunded", number=order.number),
         "order_refunded_partly": _("Money paid back for order %(number)s", number=order.number),
         "order_payment_failed": _("The payment for order %(number)s did not go through", number=order.number),
+        "order_payment_reminder": _("Reminder: payment for order %(number)s", number=order.number),
     }
-    return outbox.compose(settings, order.email, subjects[template], template,
-                          {**_mail_context(settings, order), **(extra or {})})
+    return subjects[template]
 
 
 def _mail_context(settings, order: Order) -> dict:

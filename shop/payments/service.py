@@ -83,12 +83,7 @@ def find_attempt(provider: str, provider_id: str, order_number: str = "", key: s
 
 # -- effects, each inside the caller's transaction ------------------------------------------
 
-def paid_mail(settings, attempt: PaymentAttempt) -> outbox.Letter:
-    """The "payment received" mail, composed before the transaction that may send it."""
-    return outbox.flatten(orders.status_mail(settings, attempt.order, orders.MAILED[PAID]))
-
-
-def paid(settings, attempt: PaymentAttempt, received: Received, mail: outbox.Letter | None = None) -> None:
+def paid(settings, attempt: PaymentAttempt, received: Received) -> None:
     """The provider has the money: the order becomes paid, once. Money that does not fit
     (another amount, an order paid already or cancelled) is kept as an issue to settle."""
     _set_attempt(attempt, ATTEMPT_PAID)
@@ -101,7 +96,7 @@ def paid(settings, attempt: PaymentAttempt, received: Received, mail: outbox.Let
               received.currency, _("The order's total is %(total)s.", total=format_money(order.total_cents)))
         return
     try:
-        orders.transition(settings, order, PAID, SYSTEM, provider_id=received.provider_id, mail=mail, payment={
+        orders.transition(settings, order, PAID, SYSTEM, provider_id=received.provider_id, mail_later=True, payment={
             "provider": attempt.provider, "amount_cents": received.amount_cents, "currency": received.currency,
             "method": received.method, "card_brand": received.card_brand, "card_last4": received.card_last4})
     except orders.IllegalTransition:

@@ -142,8 +142,8 @@ class StripeCheckout:
         paid = kind == "checkout.session.async_payment_succeeded" or (
             kind == "checkout.session.completed" and session.get("payment_status") == "paid")
         if paid:
-            received, mail = self._received(session), service.paid_mail(settings, attempt)
-            return lambda: service.paid(settings, attempt, received, mail)
+            received = self._received(session)
+            return lambda: service.paid(settings, attempt, received)
         if kind == "checkout.session.completed":  # a direct debit: the money follows
             return lambda: service.processing(attempt)
         return None
