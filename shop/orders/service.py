@@ -171,7 +171,7 @@ def next_number(year: int) -> str:
 def transition(settings, order: Order, status: str, actor: str, note: str = "",
                carrier: str = "", tracking_number: str = "", payment_reference: str = "",
                provider_id: str | None = None, payment: dict | None = None,
-               mail_later: bool = False) -> Order:
+               mail_later: bool = False, mail_extra: dict | None = None) -> Order:
     """Move an order to `status`, if its current state allows it; records and mails the
     step. Paid: the money received is recorded as a payment (`payment_reference`, e.g. the
     transfer's reference; `provider_id`, what identifies it at its source, so that it is
@@ -179,7 +179,8 @@ def transition(settings, order: Order, status: str, actor: str, note: str = "",
     method, card). Refunded, or cancelled after payment: what was not yet paid back is
     recorded as a refund (`payment_reference`: the transfer back; `provider_id`: the
     provider's refund). `mail_later`: the step's mail is written by the worker (a
-    provider's event is answered sooner)."""
+    provider's event is answered sooner); `mail_extra`, what else it says (why an order
+    was cancelled)."""
     with write():
         order = locked(Order.select().where(Order.id == order.id)).get()
         if not order.can_become(status):
@@ -212,7 +213,8 @@ def transition(settings, order: Order, status: str, actor: str, note: str = "",
         if status in MAILED and mail_later:
             outbox.enqueue_later(order.email, status_subject(order, MAILED[status]), order.id, MAILED[status])
         elif status in MAILED:
-            outbox.enqueue(status_mail(settings, order, MAILED[status]), order_id=order.id, kind=MAILED[status])
+            outbox.enqueue(status_mail(settings, order, MAILED[status], mail_extra), order_id=order.id,
+                           kind=MAILED[status])
         return order
 
 
