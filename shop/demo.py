@@ -90,8 +90,10 @@ def _backdate(order: Order, at: dt.datetime) -> None:
 
 
 def _advance(settings, rng: random.Random, order: Order, age: dt.timedelta, last: bool) -> None:
-    """Move the order on as a merchant would have by now (the newest ones still await payment)."""
-    if last or rng.random() < 0.1:
+    """Move the order on as a merchant would have by now (the newest ones still await
+    payment; none old enough for the payment reminder, whose mail a visitor would not have set off)."""
+    unpaid = rng.random() < 0.1 and age < dt.timedelta(days=settings.payments.transfer_reminder_days or 7)
+    if last or unpaid:
         return
     if rng.random() < 0.04:
         transition(settings, order, CANCELLED, ACTOR, note="Kundin hat storniert")
