@@ -17,7 +17,6 @@ from shop.config import Settings
 from shop.db import with_connection
 from shop.mail.outbox import deliver_due
 from shop.payments.registry import reconcile as reconcile_payments
-from shop.payments.transfer_deadlines import remind_and_cancel
 from shop.wishlist.service import notify_back_in_stock
 
 log = logging.getLogger("shop.worker")
@@ -28,8 +27,8 @@ def jobs(settings: Settings) -> list[tuple[str, Callable[[], object]]]:
         ("back-in-stock mail", lambda: notify_back_in_stock(settings)),
         ("expired sessions", remove_expired_sessions),
         ("old form keys", forget_old_form_keys),
+        # Each provider's: Stripe's and PayPal's missed events, bank transfers' reminders.
         ("payment reconciliation", lambda: reconcile_payments(settings)),
-        ("bank transfer deadlines", lambda: remind_and_cancel(settings)),
         ("mail", lambda: deliver_due(settings.mail)),  # after the jobs that queue mail
         ("CSV imports", lambda: run_imports(settings)),  # after the mail: a large file takes a while
     ]

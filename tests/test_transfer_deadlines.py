@@ -226,6 +226,6 @@ def test_the_workers_round_reminds_and_cancels(settings, buy, tmp_path):
 
     results = worker.run_round(settings)
 
-    assert results["bank transfer deadlines"] == {"reminded": 1, "cancelled": 1}
+    assert results["payment reconciliation"]["prepayment"] == {"reminded": 1, "cancelled": 1}
     assert mails(late, "order_payment_reminder")[0].sent_at is not None  # the mail job runs after it
     assert mails(overdue, "order_cancelled")[0].sent_at is not None

@@ -11,6 +11,7 @@ from shop.orders.models import Order, Payment
 
 from .models import PaymentAttempt
 from .providers import BANK_TRANSFER, BadEvent, ProviderError, Started
+from .transfer_deadlines import remind_and_cancel
 
 
 class BankTransfer:
@@ -33,4 +34,5 @@ class BankTransfer:
         raise ProviderError("The merchant pays a transfer back by transfer, with its reference.")
 
     def reconcile(self, settings) -> dict[str, int]:
-        return {}
+        """Remind the unpaid and cancel the overdue."""
+        return remind_and_cancel(settings)
