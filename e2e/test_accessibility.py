@@ -103,6 +103,7 @@ def business_pages(page) -> list[tuple[str, str, str]]:
         (f"/admin/orders/{number}", "order", ".order-steps form"),
         (f"/admin/orders/{number}/packing-slip", "packing slip", ".slip"),
         ("/admin/bank-statements", "bank statements", "input[type=file]"),
+        ("/admin/payments?state=", "payment issues", "form[role=search]"),
         ("/admin/customers", "customers", "tbody tr"),
         (customer, "customer", "h1"),
         ("/admin/audit", "audit log", "tbody tr"),

@@ -283,6 +283,9 @@ def test_back_office_fits_a_phone(phone, javascript, shop_env):
     phone.visit("/admin/orders", "orders table")
     expect(page.get_by_text(address).first).to_be_visible()
     phone.assert_fits()
+    phone.visit("/admin/payments", "payment issues")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Zahlungsprobleme")
+    phone.assert_fits()
 
 
 def test_back_office_catalogue_fits_a_phone(phone, javascript, shop_env):

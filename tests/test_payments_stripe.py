@@ -502,3 +502,26 @@ def test_the_payment_mail_is_written_when_the_worker_sends_it(shopper, client, t
     assert order.number in written and "anna@example.org" in written
     sent = [path.read_text() for path in tmp_path.glob("*.eml")]
     assert sum(order.number in text for text in sent) == 2
+
+
+def test_a_failure_inside_the_handler_answers_5xx_and_changes_nothing(shopper, client, tea, stripe_api, database,
+                                                                      app, monkeypatch):
+    from starlette.testclient import TestClient
+    from shop.orders import service as orders
+
+    order, url = order_by_card(shopper, tea)
+    stripe_api.pay(session_of(stripe_api, url)["id"])
+    body, signature = stripe_api.outbox.pop()
+    real = orders.OrderEvent.create
+
+    def broken(**fields):  # the database gives up half way through the payment
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(orders.OrderEvent, "create", broken)
+    stripe = TestClient(app, raise_server_exceptions=False)
+    assert post_event(stripe, body, signature).status_code == 500
+    assert Order.get_by_id(order.id).status == "awaiting_payment"
+    assert not Payment.select().exists() and mails(order, "order_paid") == 0
+    monkeypatch.setattr(orders.OrderEvent, "create", real)
+    assert post_event(stripe, body, signature).status_code == 200  # Stripe sends it again
+    assert Order.get_by_id(order.id).status == "paid" and Payment.select().count() == 1
