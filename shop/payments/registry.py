@@ -6,7 +6,8 @@ import functools
 from shop.config import Payments
 
 from .bank_transfer import BankTransfer
-from .providers import BANK_TRANSFER, STRIPE, Provider
+from .paypal import PayPal
+from .providers import BANK_TRANSFER, PAYPAL, STRIPE, Provider
 from .stripe_checkout import StripeCheckout
 
 
@@ -16,6 +17,8 @@ def available(payments: Payments) -> dict[str, Provider]:
     found: dict[str, Provider] = {BANK_TRANSFER: BankTransfer()}
     if payments.stripe:
         found[STRIPE] = StripeCheckout(payments)
+    if payments.paypal:
+        found[PAYPAL] = PayPal(payments)
     return found
 
 

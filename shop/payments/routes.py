@@ -23,7 +23,8 @@ from shop.web import Area, PrivatePages, flash, form_data, is_htmx, render, see_
 
 from . import service
 from .models import EXPIRED, FAILED, OPEN, PROCESSING
-from .providers import BANK_TRANSFER, BadEvent, ProviderError
+from .paypal import PayPal
+from .providers import BANK_TRANSFER, PAYPAL, BadEvent, ProviderError
 from .registry import available, hosted_origins
 
 log = logging.getLogger("shop.payments")
@@ -43,10 +44,14 @@ async def webhook(request: Request) -> Response:
     if len(body) > MAX_EVENT_BYTES:
         return PlainTextResponse("Too large", status_code=413)
     try:
-        event = provider.verify(body, request.headers)
+        # PayPal's is checked by asking PayPal: in a thread, as the provider's other calls.
+        event = await anyio.to_thread.run_sync(provider.verify, body, request.headers)
     except BadEvent as problem:
         log.warning("Refused a %s webhook request: %s", provider.name, problem)
         return PlainTextResponse("Invalid event", status_code=400)
+    except ProviderError as problem:
+        log.warning("Could not check a %s webhook request, it comes again: %s", provider.name, problem)
+        return PlainTextResponse("Try again", status_code=503)
     try:
         # The provider is asked about the payment (outside any transaction), then it is applied.
         applied = await anyio.to_thread.run_sync(with_connection, provider.handle, settings, event)
@@ -55,6 +60,21 @@ async def webhook(request: Request) -> Response:
                     provider.name, event.get("id"), problem)
         return PlainTextResponse("Try again", status_code=503)
     return PlainTextResponse("Applied" if applied else "Already applied")
+
+
+async def paypal_return(request: Request) -> Response:
+    """The shopper back from PayPal's page (`token`: PayPal's order id, nothing else is
+    believed): the payment is captured, then on to the order page."""
+    settings = request.app.state.settings
+    paypal = available(settings.payments).get(PAYPAL)
+    if not isinstance(paypal, PayPal):
+        raise HTTPException(404)
+    target = await anyio.to_thread.run_sync(
+        with_connection, paypal.came_back, settings, request.query_params.get("token", ""),
+        request.query_params.get("payment") == "cancelled")
+    if target is None:
+        raise HTTPException(404, "No such payment.")
+    return see_other(target)
 
 
 # -- the order page's payment part -------------------------------------------------------------
@@ -196,6 +216,7 @@ routes = [
             Route("/orders/{number}/payment", status, name="status"),
             Route("/orders/{number}/pay", pay, methods=["POST"], name="pay"),
             Route("/orders/{number}/pay/transfer", pay_by_transfer, methods=["POST"], name="pay_by_transfer"),
+            Route("/payments/paypal/return", paypal_return, name="paypal_return"),
         ], middleware=[Middleware(PrivatePages)]),
     ], csrf_exempt=frozenset({"webhook"})),
 ]
