@@ -74,3 +74,15 @@ def test_a_cancelled_payment_can_become_a_bank_transfer(page, javascript):
     expect(page.get_by_text("Bitte bezahlen Sie per Überweisung")).to_be_visible()
     expect(page.get_by_text("IBAN")).to_be_visible()
     expect(page.get_by_text("Vorkasse per Überweisung")).to_be_visible()
+
+
+def test_a_paypal_purchase_ends_with_the_order_paid_and_mailed(page, javascript, shop_env, inbox):
+    number = order_paying_online(page, javascript, "paula@example.org", method="PayPal")
+    page.get_by_role("button", name="Jetzt zahlen").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Bestellung {number}")
+    until_paid(page, javascript)
+    expect(page.get_by_text("9,89 € bezahlt mit PayPal")).to_be_visible()
+
+    run_worker(shop_env, inbox)
+    subjects = [m["Subject"] for m in inbox.messages if number in m["Subject"]]
+    assert len(subjects) == 2 and any("Zahlung" in subject for subject in subjects), subjects
