@@ -30,33 +30,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import Buyer, build_catalogue, free_port  # noqa: E402
+from bench.run import Buyer, build_catalogue, free_port, serve  # noqa: E402
 from shop.payments.standin_stripe import StripeStandIn  # noqa: E402
 from tests.standins import served  # noqa: E402
 
 KEY, SECRET = "sk_test_bench", "whsec_bench"
 CATALOGUE = ROOT / "data" / "bench-payments.sqlite3"
 MEDIA = ROOT / "data" / "bench-media"
-
-
-def serve_shop(database: Path, port: int, stripe_url: str):
-    import os
-    import subprocess
-    import urllib.request
-
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{database}", SECRET_KEY="bench", MEDIA_DIR=str(MEDIA),
-               STRIPE_SECRET_KEY=KEY, STRIPE_WEBHOOK_SECRET=SECRET, STRIPE_API_BASE=stripe_url,
-               BASE_URL=f"http://127.0.0.1:{port}")
-    process = subprocess.Popen([sys.executable, "-m", "shop", "serve", "--port", str(port), "--workers", "2"],
-                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the shop did not start")
 
 
 def fresh_copy(name: str) -> Path:
@@ -148,7 +128,8 @@ def main() -> int:
         stripe.base_url = stripe_url
         for payment in ("prepayment", "stripe"):
             port = free_port()
-            shop = serve_shop(fresh_copy(payment), port, stripe_url)
+            shop = serve(fresh_copy(payment), MEDIA, port, STRIPE_SECRET_KEY=KEY, STRIPE_WEBHOOK_SECRET=SECRET,
+                         STRIPE_API_BASE=stripe_url, BASE_URL=f"http://127.0.0.1:{port}")
             try:
                 results[payment], sessions = place_orders(port, payment, slugs, args.duration)
                 if payment == "stripe":

@@ -142,8 +142,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(path: Path, media_dir: Path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{path}", SECRET_KEY="bench", MEDIA_DIR=str(media_dir))
+def serve(path: Path, media_dir: Path, port: int, **settings: str) -> subprocess.Popen:
+    """`shop serve --workers 2` on the database at `path`, with more `settings` if given."""
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{path}", SECRET_KEY="bench", MEDIA_DIR=str(media_dir),
+               **settings)
     process = subprocess.Popen(
         [sys.executable, "-m", "shop", "serve", "--port", str(port), "--workers", "2"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -8,6 +8,8 @@ import time
 
 import uvicorn
 
+from shop.orders.models import Order
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -32,3 +34,13 @@ def served(app, port: int | None = None):
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+
+
+def order_paying_online(shopper, product, payment: str, quantity: int = 1):
+    """Through the checkout to the provider's page: the order and the page's address."""
+    assert shopper.add(product, quantity).status_code == 303
+    assert shopper.address().status_code == 303
+    assert shopper.delivery(payment=payment).status_code == 303
+    response = shopper.place()
+    assert response.status_code == 303, response.text
+    return Order.select().order_by(Order.id.desc()).get(), response.headers["location"]

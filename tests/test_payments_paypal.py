@@ -22,7 +22,7 @@ from shop.payments.registry import reconcile
 from shop.payments.standin_paypal import PayPalStandIn
 
 from .conftest import sign_in_admin
-from .standins import served
+from .standins import order_paying_online, served
 
 CLIENT_ID, SECRET, WEBHOOK_ID = "paypal-test-client", "paypal-test-secret", "WH-TEST-0001"
 SHOP = "http://127.0.0.1:8000"
@@ -49,13 +49,7 @@ def tea(make_product):
 
 
 def order_by_paypal(shopper, product, quantity=1):
-    """Through the checkout to PayPal's page: the order and the page's address."""
-    assert shopper.add(product, quantity).status_code == 303
-    assert shopper.address().status_code == 303
-    assert shopper.delivery(payment="paypal").status_code == 303
-    response = shopper.place()
-    assert response.status_code == 303, response.text
-    return Order.select().order_by(Order.id.desc()).get(), response.headers["location"]
+    return order_paying_online(shopper, product, "paypal", quantity)
 
 
 def paypal_id(url: str) -> str:

@@ -22,7 +22,7 @@ from shop.payments.registry import available, reconcile
 from shop.payments.standin_stripe import StripeStandIn, sign
 
 from .conftest import sign_in_admin
-from .standins import served
+from .standins import order_paying_online, served
 
 KEY, SECRET = "sk_test_shop", "whsec_test_shop"
 
@@ -47,13 +47,7 @@ def tea(make_product):
 
 
 def order_by_card(shopper, product, quantity=1):
-    """Through the checkout to Stripe's page: the order and the page's address."""
-    assert shopper.add(product, quantity).status_code == 303
-    assert shopper.address().status_code == 303
-    assert shopper.delivery(payment="stripe").status_code == 303
-    response = shopper.place()
-    assert response.status_code == 303, response.text
-    return Order.select().order_by(Order.id.desc()).get(), response.headers["location"]
+    return order_paying_online(shopper, product, "stripe", quantity)
 
 
 def session_of(stripe_api, url: str) -> dict:

@@ -28,7 +28,7 @@ from shop.orders.models import SUCCEEDED, Order, OrderLine, Payment
 
 from . import service
 from .models import NOT_AT_PROVIDER, OPEN, UNFINISHED, PaymentAttempt
-from .providers import PAYPAL, BadEvent, ProviderError, Received, Started
+from .providers import PAYPAL, BadEvent, ProviderError, Received, Started, origin
 
 log = logging.getLogger("shop.payments.paypal")
 TOLERANCE = 300  # seconds an event's transmission time may be off
@@ -450,8 +450,3 @@ def _json(response: httpx2.Response) -> dict:
 def _issue(answer: dict) -> str:
     details = answer.get("details") or [{}]
     return str(details[0].get("issue") or answer.get("name") or answer.get("error") or "UNKNOWN")
-
-
-def origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"

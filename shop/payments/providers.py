@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Protocol
+from urllib.parse import urlsplit
 
 
 if TYPE_CHECKING:
@@ -73,3 +74,9 @@ class Provider(Protocol):
 
     def reconcile(self, settings) -> dict[str, int]:
         """Settle what no event settled; report differences as PaymentIssues."""
+
+
+def origin(url: str) -> str:
+    """`https://host:port` of an address: where a provider's payment page is."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

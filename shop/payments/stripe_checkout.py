@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import logging
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 import stripe
 
@@ -22,7 +21,7 @@ from shop.pricing import delivery_name
 
 from . import service
 from .models import NOT_AT_PROVIDER, PaymentAttempt
-from .providers import STRIPE, BadEvent, ProviderError, Received, Started
+from .providers import STRIPE, BadEvent, ProviderError, Received, Started, origin
 
 log = logging.getLogger("shop.payments.stripe")
 TOLERANCE = 300  # seconds a signed event stays acceptable
@@ -242,8 +241,3 @@ class StripeCheckout:
                 _("Stripe has it as %(status)s.", status=intent.status)))
         service.in_transaction(self._refunds_effect(settings, payment))
         service.checked(payment)
-
-
-def origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
