@@ -309,7 +309,8 @@ def url_of(order) -> str:
     from shop.orders.service import order_token
     from shop.config import Settings
 
-    return f"/orders/{order.number}?token={order_token(Settings(database_url='', secret_key='test-secret-key'), order.number)}"
+    token = order_token(Settings(database_url="", secret_key="test-secret-key"), order.number)
+    return f"/orders/{order.number}?token={token}"
 
 
 def test_cancelled_at_stripe_the_order_can_be_paid_again_or_by_transfer(shopper, client, tea, stripe_api, database):

@@ -383,7 +383,8 @@ def order_history(user_id: int) -> list[Order]:
     payments: dict[int, list[Payment]] = {}
     refunded: dict[int, int] = {}
     if ids:
-        for payment in Payment.select().where(Payment.order.in_(ids) & (Payment.state == SUCCEEDED)).order_by(Payment.id):
+        paid = Payment.select().where(Payment.order.in_(ids) & (Payment.state == SUCCEEDED)).order_by(Payment.id)
+        for payment in paid:
             payments.setdefault(payment.order_id, []).append(payment)
         rows: list[Any] = list(Refund.select(Refund.order, fn.SUM(Refund.amount_cents))
                                .where(Refund.order.in_(ids) & (Refund.state == SUCCEEDED))

@@ -365,7 +365,8 @@ def with_query(url: str, **params: str) -> str:
 
 def page(title: str, body: str) -> str:
     return (f'<!doctype html><html lang="de"><head><meta charset="utf-8"><title>PayPal-Testzahlung</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<link rel="icon" href="data:,"></head>'
             f'<body><main><p>PayPal-Testzahlung (Stand-in, es fließt kein Geld)</p><h1>{title}</h1>{body}'
             f'</main></body></html>')
 

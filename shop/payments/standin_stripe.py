@@ -305,7 +305,8 @@ class StripeStandIn:
 
 def page(title: str, body: str) -> str:
     return (f'<!doctype html><html lang="de"><head><meta charset="utf-8"><title>Testzahlung</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<link rel="icon" href="data:,"></head>'
             f'<body><main><p>Stripe-Testzahlung (Stand-in, es fließt kein Geld)</p><h1>{title}</h1>{body}'
             f'</main></body></html>')
 

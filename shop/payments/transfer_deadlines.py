@@ -4,8 +4,8 @@ the last day to pay, `transfer_cancel_days` after the order's day, has passed. 0
 either off.
 
 The worker runs `remind_and_cancel` every round (it is bank transfer's reconciliation),
-so a round with nothing due costs one indexed query per step. Each order is handled in its own transaction, a bounded batch per
-round. Two workers at once never remind twice (the reminder is claimed with a conditional
+so a round with nothing due costs one indexed query per step. Each order is handled in
+its own transaction, a bounded batch per round. Two workers at once never remind twice (the reminder is claimed with a conditional
 update) nor cancel twice (the order's state is checked under its lock); an order paid
 meanwhile is left alone.
 """
