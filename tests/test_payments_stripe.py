@@ -520,3 +520,18 @@ def test_a_failure_inside_the_handler_answers_5xx_and_changes_nothing(shopper, c
     monkeypatch.setattr(orders.OrderEvent, "create", real)
     assert post_event(stripe, body, signature).status_code == 200  # Stripe sends it again
     assert Order.get_by_id(order.id).status == "paid" and Payment.select().count() == 1
+
+
+def test_a_card_order_marked_paid_by_hand_counts_as_paid_by_transfer(shopper, client, tea, stripe_api, database,
+                                                                      app):
+    order, url = order_by_card(shopper, tea)
+    admin = sign_in_admin(app)
+    assert admin.post(f"/admin/orders/{order.number}/paid", {"reference": "Überweisung vom 3.12."}).status_code == 303
+    order = Order.get_by_id(order.id)
+    assert (order.status, order.payment_method) == ("paid", "prepayment")
+    assert Payment.get().provider == "prepayment"
+    # Paid back the same way: by transfer, with its reference; Stripe is not asked.
+    refused = admin.post(f"/admin/orders/{order.number}/refund", {"amount": "1,00"}, headers={"HX-Request": "true"})
+    assert refused.status_code == 422 and not stripe_api.refunds
+    assert admin.post(f"/admin/orders/{order.number}/refund", {"amount": "1,00", "reference": "RÜ-1"}).status_code == 303
+    assert Refund.get().provider == "prepayment"

@@ -195,7 +195,11 @@ def transition(settings, order: Order, status: str, actor: str, note: str = "",
         if status == SHIPPED:
             changes.update(carrier=carrier, tracking_number=tracking_number)
         if status == PAID:
-            Payment.create(**{"order": order.id, "provider": order.payment_method, "provider_id": provider_id,
+            method = order.payment_method
+            if payment is None and method != "prepayment":
+                # Marked paid by hand, not by the provider: the money came by transfer.
+                method = changes["payment_method"] = "prepayment"
+            Payment.create(**{"order": order.id, "provider": method, "provider_id": provider_id,
                               "amount_cents": order.total_cents, "state": SUCCEEDED,
                               "reference": payment_reference, "actor": actor, **(payment or {})})
             changes["payment_status"] = PAID
