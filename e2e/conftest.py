@@ -62,6 +62,7 @@ def shop_env(tmp_path_factory) -> dict:
     env = dict(os.environ, DEBUG="1", SECRET_KEY="e2e-secret", MEDIA_DIR=str(data / "media"),
                IMPORT_DIR=str(data / "imports"), TRUSTED_PROXIES="127.0.0.1", WORKER_IN_PROCESS="0")
     env.pop("SMTP_HOST", None)
+    env.pop("BASE_URL", None)  # the shop serves where it listens (and its demo providers with it)
     if env.get("DATABASE_URL", "").startswith("postgres"):
         env["DEMO_DATABASE_URL"] = env["DATABASE_URL"]
         subprocess.run([sys.executable, "-c", "import os; from shop.db import connect, "

@@ -93,7 +93,9 @@ def test_commands_say_which_database_they_use_and_reach_the_demo_with_demo(setti
                                                                           database):
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("DEMO_DATABASE_URL", settings.database_url)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for name in ("DATABASE_URL", "BASE_URL"):  # absent, and absent again after the command set them
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.setenv("ADMIN_PASSWORD", "ein sehr sicheres passwort")
     assert cli.main(["create-admin", "--demo", "chefin@example.org"]) == 0
     assert f"Database: {settings.database_url}" in capsys.readouterr().err
@@ -108,8 +110,9 @@ def test_mail_from_a_command_next_to_the_demo_links_to_where_the_demo_serves(
     cli.demo_notes(settings.database_url).write_text('{"base_url": "http://127.0.0.1:8200"}')
     for name, value in {"SECRET_KEY": settings.secret_key, "DEMO_DATABASE_URL": settings.database_url}.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.delenv("BASE_URL", raising=False)
+    for name in ("DATABASE_URL", "BASE_URL"):  # absent, and absent again after the command set them
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     assert cli.main(["order", "--demo", number, "paid"]) == 0
     mail = with_connection(lambda: OutboxMessage.select().order_by(OutboxMessage.id.desc()).get().message)
     assert f"http://127.0.0.1:8200/orders/{number}" in mail.replace("=\r\n", "")
